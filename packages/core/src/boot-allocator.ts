@@ -1,0 +1,2 @@
+// Placeholder: the bump boot allocator.
+export {};

@@ -1,0 +1,13 @@
+import "reflect-metadata";
+
+export * from "./address.js";
+export * from "./errors.js";
+export * from "./validate.js";
+export * from "./contracts/index.js";
+export * from "./tokens.js";
+export * from "./plugin.js";
+export * from "./flat-memory.js";
+export * from "./flat-page-source.js";
+export * from "./memory-map.js";
+export * from "./boot-allocator.js";
+export * from "./libc.js";

@@ -1,0 +1,2 @@
+// Placeholder: memory-map algebra (E820 type numbers, normalisation, usable ranges).
+export {};
