@@ -11,3 +11,7 @@ export * from "./flat-page-source.js";
 export * from "./memory-map.js";
 export * from "./boot-allocator.js";
 export * from "./libc.js";
+export * from "./list-heap.js";
+export * from "./loader.js";
+export * from "./config.js";
+export * from "./compose.js";

@@ -1,0 +1,78 @@
+import "reflect-metadata";
+import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import { CONFIG_SECTIONS, parseConfig, type AllockitConfig, type ConfigSection } from "./config.js";
+import type { Heap } from "./contracts/heap.js";
+import type { Memory } from "./contracts/memory.js";
+import type { PageSource } from "./contracts/page-source.js";
+import type { PhysicalMemoryManager } from "./contracts/pmm.js";
+import type { VirtualMemoryManager } from "./contracts/vmm.js";
+import { AllocatorError } from "./errors.js";
+import { loadPlugin, parsePluginOptions, type LoadedPlugin, type PluginLoadOptions } from "./loader.js";
+import { TOKENS, resolveToken, tryResolveToken } from "./tokens.js";
+
+export interface ComposeOptions extends PluginLoadOptions {
+  /** Where the config came from, for error messages. */
+  source?: string;
+  /** Container to make the child from (default: tsyringe's root container). */
+  parent?: DependencyContainer;
+}
+
+/** A composed system: the container and the contracts resolved from it. */
+export interface ComposedSystem {
+  config: AllockitConfig;
+  container: DependencyContainer;
+  /** The plugin loaded for each configured section. */
+  plugins: Partial<Record<ConfigSection, LoadedPlugin>>;
+  heap: Heap;
+  memory: Memory;
+  pageSource: PageSource;
+  pmm: PhysicalMemoryManager | undefined;
+  vmm: VirtualMemoryManager | undefined;
+  machine: unknown;
+}
+
+/**
+ * Builds a system from a config: validates it, loads each section's plugin, validates its
+ * options, and lets it register into a fresh child container, lower layers first. Every plugin,
+ * first-party or not, takes this one path.
+ */
+export async function compose(input: unknown, options: ComposeOptions = {}): Promise<ComposedSystem> {
+  const config = parseConfig(input, options.source);
+  const container = (options.parent ?? rootContainer).createChildContainer();
+  const plugins: Partial<Record<ConfigSection, LoadedPlugin>> = {};
+  for (const section of CONFIG_SECTIONS) {
+    const entry = config[section];
+    if (entry === undefined) continue;
+    const plugin = await loadPlugin(entry.plugin, options);
+    if (plugin.manifest.kind !== section) {
+      throw new AllocatorError(
+        "ECONFIG",
+        `${options.source ?? "config"}: ${section}.plugin ${JSON.stringify(entry.plugin)} is a ${plugin.manifest.kind} plugin, not a ${section} plugin`,
+        entry.plugin,
+      );
+    }
+    const pluginOptions = parsePluginOptions(plugin, entry.options, `${section}.options`);
+    plugin.manifest.register(container, pluginOptions);
+    plugins[section] = plugin;
+  }
+  for (const [token, what] of [
+    [TOKENS.Heap, "a heap"],
+    [TOKENS.PageSource, "a page source (a machine or flat-memory plugin)"],
+  ] as const) {
+    if (!container.isRegistered(token, true)) {
+      throw new AllocatorError("ECONFIG", `${options.source ?? "config"}: no plugin registered ${what}`, config);
+    }
+  }
+  const pageSource = resolveToken(container, TOKENS.PageSource);
+  return {
+    config,
+    container,
+    plugins,
+    heap: resolveToken(container, TOKENS.Heap),
+    pageSource,
+    memory: tryResolveToken(container, TOKENS.Memory) ?? pageSource.memory,
+    pmm: tryResolveToken(container, TOKENS.Pmm),
+    vmm: tryResolveToken(container, TOKENS.Vmm),
+    machine: tryResolveToken(container, TOKENS.Machine),
+  };
+}
