@@ -42,7 +42,11 @@ function isE820TypeNumber(raw: unknown): raw is number {
  */
 export function memoryTypeFromE820(raw: number): MemoryType {
   if (!isE820TypeNumber(raw)) {
-    throw new AllocatorError("EINVAL", `E820 type ${describeValue(raw)} is not a 32-bit unsigned integer`, raw);
+    throw new AllocatorError(
+      "EINVAL",
+      `E820 type ${describeValue(raw)} is not a 32-bit unsigned integer`,
+      raw,
+    );
   }
   return TYPE_BY_E820.get(raw) ?? "unknown";
 }
@@ -55,7 +59,11 @@ export function e820TypeNumber(entry: MemoryMapEntry): number {
   if (entry.type !== "unknown") {
     const known = E820_BY_TYPE[entry.type];
     if (known === undefined) {
-      throw new AllocatorError("EINVAL", `memory type ${describeValue(entry.type)} is not a memory type`, entry.type);
+      throw new AllocatorError(
+        "EINVAL",
+        `memory type ${describeValue(entry.type)} is not a memory type`,
+        entry.type,
+      );
     }
     return known;
   }
@@ -130,14 +138,23 @@ function describeSpan(base: number, end: number): string {
   return `${hex(base)}..${hex(end)}`;
 }
 
-function describeEntry(entry: { base: number; end: number; type: MemoryType; raw: number | undefined }): string {
+function describeEntry(entry: {
+  base: number;
+  end: number;
+  type: MemoryType;
+  raw: number | undefined;
+}): string {
   return `${describeType(entry.type, entry.raw)} ${describeSpan(entry.base, entry.end)}`;
 }
 
 /** Throws EINVAL unless base and length make a range inside the physical address space. */
 function checkSpan(base: unknown, length: unknown, what: string): void {
   if (typeof base !== "number" || !Number.isSafeInteger(base) || base < 0) {
-    throw new AllocatorError("EINVAL", `${what}: base ${describeValue(base)} is not a non-negative safe integer`, base);
+    throw new AllocatorError(
+      "EINVAL",
+      `${what}: base ${describeValue(base)} is not a non-negative safe integer`,
+      base,
+    );
   }
   if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
     throw new AllocatorError(
@@ -164,7 +181,11 @@ function checkEntry(entry: unknown, index: number): CheckedEntry {
   const { base, length, type, raw } = entry as Partial<MemoryMapEntry>;
   checkSpan(base, length, what);
   if (typeof type !== "string" || !RANK.has(type as MemoryType)) {
-    throw new AllocatorError("EINVAL", `${what}: type ${describeValue(type)} is not a memory type`, type);
+    throw new AllocatorError(
+      "EINVAL",
+      `${what}: type ${describeValue(type)} is not a memory type`,
+      type,
+    );
   }
   if (raw !== undefined && !isE820TypeNumber(raw)) {
     throw new AllocatorError(
@@ -175,7 +196,13 @@ function checkEntry(entry: unknown, index: number): CheckedEntry {
   }
   const keptRaw = type === "unknown" ? raw : undefined;
   const start = base as number;
-  return { base: start, end: start + (length as number), type, raw: keptRaw, key: typeKey(type, keptRaw) };
+  return {
+    base: start,
+    end: start + (length as number),
+    type,
+    raw: keptRaw,
+    key: typeKey(type, keptRaw),
+  };
 }
 
 /**
@@ -205,7 +232,9 @@ export function normalizeMemoryMap(map: MemoryMap): NormalizedMemoryMap {
   const entries: CheckedEntry[] = [];
   for (const entry of checked) {
     if (entry.base === entry.end) {
-      changes.push(`dropped zero-length ${describeType(entry.type, entry.raw)} entry at ${hex(entry.base)}`);
+      changes.push(
+        `dropped zero-length ${describeType(entry.type, entry.raw)} entry at ${hex(entry.base)}`,
+      );
     } else {
       entries.push(entry);
     }
@@ -230,7 +259,9 @@ export function normalizeMemoryMap(map: MemoryMap): NormalizedMemoryMap {
     const base = pageRoundUp(piece.base);
     const end = pageRoundDown(piece.end);
     if (end <= base) {
-      changes.push(`dropped usable ${describeSpan(piece.base, piece.end)}: no whole page inside it`);
+      changes.push(
+        `dropped usable ${describeSpan(piece.base, piece.end)}: no whole page inside it`,
+      );
       continue;
     }
     if (base !== piece.base || end !== piece.end) {
@@ -243,8 +274,15 @@ export function normalizeMemoryMap(map: MemoryMap): NormalizedMemoryMap {
   return { map: result, changes };
 }
 
-function toMapEntry(base: number, end: number, type: MemoryType, raw: number | undefined): MemoryMapEntry {
-  return raw === undefined ? { base, length: end - base, type } : { base, length: end - base, type, raw };
+function toMapEntry(
+  base: number,
+  end: number,
+  type: MemoryType,
+  raw: number | undefined,
+): MemoryMapEntry {
+  return raw === undefined
+    ? { base, length: end - base, type }
+    : { base, length: end - base, type, raw };
 }
 
 /** Reports every overlapping pair, saying which type wins. `entries` is sorted by base. */
@@ -342,7 +380,10 @@ function reportAdjacentMerges(
 }
 
 /** The piece with base <= address < end, by binary search over sorted disjoint pieces. */
-function findPieceContaining(pieces: readonly ResolvedPiece[], address: number): ResolvedPiece | undefined {
+function findPieceContaining(
+  pieces: readonly ResolvedPiece[],
+  address: number,
+): ResolvedPiece | undefined {
   let low = 0;
   let high = pieces.length - 1;
   while (low <= high) {
@@ -359,7 +400,11 @@ function findPieceContaining(pieces: readonly ResolvedPiece[], address: number):
 
 function checkRanges(ranges: readonly PhysRange[], what: string): void {
   if (!Array.isArray(ranges)) {
-    throw new AllocatorError("EINVAL", `${what} list ${describeValue(ranges)} is not an array`, ranges);
+    throw new AllocatorError(
+      "EINVAL",
+      `${what} list ${describeValue(ranges)} is not an array`,
+      ranges,
+    );
   }
   ranges.forEach((range, index) => {
     const label = `${what} ${index}${range?.name !== undefined ? ` (${JSON.stringify(range.name)})` : ""}`;
@@ -403,7 +448,10 @@ function mergeChecked(ranges: readonly PhysRange[]): PhysRange[] {
  * The parts of `ranges` outside every hole, sorted and disjoint. Pieces keep the name of the
  * (merged) range they came from. EINVAL for a malformed range or hole.
  */
-export function subtractRanges(ranges: readonly PhysRange[], holes: readonly PhysRange[]): PhysRange[] {
+export function subtractRanges(
+  ranges: readonly PhysRange[],
+  holes: readonly PhysRange[],
+): PhysRange[] {
   checkRanges(ranges, "range");
   checkRanges(holes, "hole");
   return subtractChecked(mergeChecked(ranges), mergeChecked(holes));
@@ -470,7 +518,9 @@ export function usableRanges(map: MemoryMap, reserved: readonly PhysRange[] = []
     .map((entry) => rangeOf(entry.base, entry.base + entry.length, undefined));
   const holes = reserved
     .filter((range) => range.length > 0)
-    .map((range) => rangeOf(pageRoundDown(range.base), pageRoundUp(range.base + range.length), range.name));
+    .map((range) =>
+      rangeOf(pageRoundDown(range.base), pageRoundUp(range.base + range.length), range.name),
+    );
   holes.push(FRAME_ZERO);
   return subtractChecked(usable, mergeChecked(holes));
 }
@@ -480,6 +530,9 @@ export function usableRanges(map: MemoryMap, reserved: readonly PhysRange[] = []
  * usable RAM counts whole pages only. EINVAL for a malformed entry.
  */
 export function totalBytes(map: MemoryMap, type: MemoryType = "usable"): number {
+  if (!RANK.has(type)) {
+    throw new AllocatorError("EINVAL", `type ${describeValue(type)} is not a memory type`, type);
+  }
   let total = 0;
   for (const entry of normalizeMemoryMap(map).map) {
     if (entry.type === type) total += entry.length;
