@@ -1,2 +1,12 @@
 #!/usr/bin/env node
-export {};
+import { isAllocatorError } from "@allockit/core";
+import { createProgram } from "./registry.js";
+
+try {
+  await createProgram().parseAsync(process.argv);
+} catch (error) {
+  // A bad config, plugin or pointer is the user's to fix: say what, not where in our code.
+  if (!isAllocatorError(error)) throw error;
+  process.stderr.write(`allockit: ${error.message}\n`);
+  process.exitCode = 1;
+}

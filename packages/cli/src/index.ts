@@ -1,1 +1,18 @@
-export {};
+export { createProgram, listCommands, registerCommand, type CliCommand } from "./registry.js";
+/** commander's Command, re-exported so packages that add subcommands need no commander of their own. */
+export type { Command } from "commander";
+export { BUILTIN_COMMANDS } from "./commands/index.js";
+export { runCommand } from "./commands/run.js";
+export { integerOption } from "./options.js";
+export { CLI_PACKAGE_DIR, CLI_VERSION } from "./package-info.js";
+export { SeededRandom } from "./random.js";
+export { formatRunReport, runSystem, type RunOptions, type RunReport } from "./run.js";
+export {
+  DEFAULT_CONFIG_SOURCE,
+  composeSystem,
+  readConfigFile,
+  summarizePlugins,
+  type LoadedSystem,
+  type PluginSummary,
+} from "./system.js";
+export { Workload, runWorkload, type WorkloadCounters, type WorkloadOptions } from "./workload.js";

@@ -1,0 +1,5 @@
+import type { CliCommand } from "../registry.js";
+import { runCommand } from "./run.js";
+
+/** The subcommands the cli package itself provides. */
+export const BUILTIN_COMMANDS: readonly CliCommand[] = [runCommand];

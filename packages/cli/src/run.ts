@@ -1,0 +1,136 @@
+import { formatSize, type HeapStats } from "@allockit/core";
+import { composeSystem, summarizePlugins, type PluginSummary } from "./system.js";
+import { Workload, type WorkloadCounters } from "./workload.js";
+
+export interface RunOptions {
+  /** A JSON config file; core's DEFAULT_CONFIG when absent. */
+  configFile?: string;
+  ops: number;
+  seed: number;
+  maxLiveBlocks?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What `allockit run` reports; `--json` prints exactly this. */
+export interface RunReport {
+  /** The config file, or "built-in default config". */
+  config: string;
+  plugins: PluginSummary[];
+  seed: number;
+  operations: {
+    /** allocs + frees + reallocs + failures */
+    total: number;
+    allocs: number;
+    frees: number;
+    reallocs: number;
+    failures: number;
+    alignedAllocs: number;
+    zeroedAllocs: number;
+    movedReallocs: number;
+  };
+  /** Most bytes the workload held at once (requested sizes). */
+  peakLiveBytes: number;
+  peakLiveBlocks: number;
+  /** Most bytes obtained from the page source at once: peak pages in use x page size. */
+  footprintBytes: number;
+  pageSize: number;
+  /** footprintBytes / peakLiveBytes; null when nothing was live. */
+  fragmentation: number | null;
+  seconds: number;
+  opsPerSecond: number;
+  /** Blocks still live after the last operation, freed before the heap check. */
+  releasedAtEnd: number;
+  /** heap.check() passed after the release (a failed check aborts the run instead). */
+  check: "passed";
+  /** The heap's own counters after the release. */
+  heap: HeapStats;
+}
+
+/**
+ * Composes the system, runs the synthetic workload on its heap, frees what is left and checks
+ * the heap. The timing covers the workload's operations only.
+ */
+export async function runSystem(options: RunOptions): Promise<RunReport> {
+  const system = await composeSystem(options.configFile);
+  const workloadOptions = {
+    ops: options.ops,
+    seed: options.seed,
+    ...(options.maxLiveBlocks === undefined ? {} : { maxLiveBlocks: options.maxLiveBlocks }),
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+  };
+  const workload = new Workload(system.heap, workloadOptions);
+  const started = performance.now();
+  const counters = workload.run();
+  const seconds = (performance.now() - started) / 1000;
+  const releasedAtEnd = workload.releaseAll();
+  system.heap.check();
+  const pages = system.pageSource.stats();
+  const footprintBytes = pages.peakPagesInUse * pages.pageSize;
+  return {
+    config: system.source,
+    plugins: summarizePlugins(system),
+    seed: options.seed,
+    operations: operationCounts(counters),
+    peakLiveBytes: counters.peakLiveBytes,
+    peakLiveBlocks: counters.peakLiveBlocks,
+    footprintBytes,
+    pageSize: pages.pageSize,
+    fragmentation:
+      counters.peakLiveBytes > 0 ? round(footprintBytes / counters.peakLiveBytes, 3) : null,
+    seconds: round(seconds, 3),
+    opsPerSecond: seconds > 0 ? Math.round(counters.operations / seconds) : 0,
+    releasedAtEnd,
+    check: "passed",
+    heap: system.heap.stats(),
+  };
+}
+
+function operationCounts(counters: WorkloadCounters): RunReport["operations"] {
+  return {
+    total: counters.operations,
+    allocs: counters.allocs,
+    frees: counters.frees,
+    reallocs: counters.reallocs,
+    failures: counters.failures,
+    alignedAllocs: counters.alignedAllocs,
+    zeroedAllocs: counters.zeroedAllocs,
+    movedReallocs: counters.movedReallocs,
+  };
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+function count(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+function formatOptions(options: unknown): string {
+  if (typeof options !== "object" || options === null) return "";
+  return Object.entries(options)
+    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .join(" ");
+}
+
+/** The human-readable report. */
+export function formatRunReport(report: RunReport): string {
+  const ops = report.operations;
+  const nameWidth = Math.max(...report.plugins.map((plugin) => plugin.name.length));
+  const lines = [
+    `allockit run: ${report.config}, seed ${report.seed}`,
+    ...report.plugins.map((plugin) =>
+      `  ${plugin.section.padEnd(8)} ${plugin.name.padEnd(nameWidth)}  ${formatOptions(plugin.options)}`.trimEnd(),
+    ),
+    `operations     ${count(ops.total)}: ${count(ops.allocs)} allocs, ${count(ops.frees)} frees, ` +
+      `${count(ops.reallocs)} reallocs, ${count(ops.failures)} failures`,
+    `peak live      ${formatSize(report.peakLiveBytes)} in ${count(report.peakLiveBlocks)} blocks`,
+    `footprint      ${formatSize(report.footprintBytes)} (peak pages from the page source: ` +
+      `${count(report.footprintBytes / report.pageSize)} x ${formatSize(report.pageSize)})`,
+    `fragmentation  ${report.fragmentation === null ? "n/a (nothing was live)" : report.fragmentation.toFixed(2)} (footprint / peak live)`,
+    `time           ${report.seconds.toFixed(2)} s, ${count(report.opsPerSecond)} ops/s`,
+    `heap check     ${report.check} after freeing the ${count(report.releasedAtEnd)} blocks left live`,
+  ];
+  return lines.join("\n") + "\n";
+}

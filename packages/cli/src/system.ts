@@ -1,0 +1,101 @@
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import {
+  AllocatorError,
+  CONFIG_SECTIONS,
+  DEFAULT_CONFIG,
+  compose,
+  parsePluginOptions,
+  type ComposedSystem,
+} from "@allockit/core";
+import { CLI_PACKAGE_DIR } from "./package-info.js";
+
+/** What a report says about the config's source when none was given. */
+export const DEFAULT_CONFIG_SOURCE = "built-in default config";
+
+/** A composed system and the config source it came from (a file name, or the default). */
+export interface LoadedSystem extends ComposedSystem {
+  source: string;
+}
+
+/** One configured layer as it runs: its plugin and the options after defaults were filled in. */
+export interface PluginSummary {
+  section: string;
+  /** The plugin's manifest name. */
+  name: string;
+  /** What the config asked for (a package name or a path). */
+  specifier: string;
+  description?: string;
+  options: unknown;
+}
+
+/** Reads and parses a JSON config file; an unreadable file or bad JSON is an ECONFIG error. */
+export function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new AllocatorError(
+      "ECONFIG",
+      `cannot read config file ${file}: ${(error as Error).message}`,
+      file,
+      { cause: error },
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new AllocatorError(
+      "ECONFIG",
+      `${file} is not valid JSON: ${(error as Error).message}`,
+      file,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Composes the system of a config file, or core's DEFAULT_CONFIG when `configFile` is
+ * undefined. Plugins resolve from the config file's directory, then the current directory,
+ * then this package (so the plugins the CLI depends on are found from anywhere).
+ */
+export async function composeSystem(configFile?: string): Promise<LoadedSystem> {
+  const cwd = process.cwd();
+  if (configFile === undefined) {
+    const system = await compose(DEFAULT_CONFIG, {
+      source: DEFAULT_CONFIG_SOURCE,
+      resolveFrom: [cwd, CLI_PACKAGE_DIR],
+    });
+    return { ...system, source: DEFAULT_CONFIG_SOURCE };
+  }
+  const config = readConfigFile(configFile);
+  const system = await compose(config, {
+    source: configFile,
+    // A Set: the config's directory is often the cwd, and error messages list each place once.
+    resolveFrom: [
+      ...new Set([dirname(resolve(configFile)), resolve(cwd), resolve(CLI_PACKAGE_DIR)]),
+    ],
+  });
+  return { ...system, source: configFile };
+}
+
+/** The plugins of a composed system, lower layers first. */
+export function summarizePlugins(system: ComposedSystem): PluginSummary[] {
+  const summaries: PluginSummary[] = [];
+  for (const section of CONFIG_SECTIONS) {
+    const plugin = system.plugins[section];
+    const entry = system.config[section];
+    if (plugin === undefined || entry === undefined) continue;
+    const summary: PluginSummary = {
+      section,
+      name: plugin.manifest.name,
+      specifier: plugin.specifier,
+      // Already validated by compose; parsed again only to show the defaults it filled in.
+      options: parsePluginOptions(plugin, entry.options, `${section}.options`),
+    };
+    if (plugin.manifest.description !== undefined)
+      summary.description = plugin.manifest.description;
+    summaries.push(summary);
+  }
+  return summaries;
+}
