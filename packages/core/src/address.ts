@@ -79,7 +79,7 @@ export function join64(lo: number, hi: number): number {
 
 /** Low 32 bits of a non-negative integer below 2^53. */
 export function low32(value: number): number {
-  return value % TWO_POW_32 >>> 0;
+  return (value % TWO_POW_32) >>> 0;
 }
 
 /** High bits (above bit 31) of a non-negative integer below 2^53. */
@@ -126,7 +126,8 @@ export function isUpperHalf(packed: number): boolean {
 
 function parseHexBigint(text: string): bigint {
   const clean = text.trim().replace(/_/g, "");
-  if (!/^(0x)?[0-9a-f]+$/i.test(clean)) throw new SyntaxError(`not a hex number: ${JSON.stringify(text)}`);
+  if (!/^(0x)?[0-9a-f]+$/i.test(clean))
+    throw new SyntaxError(`not a hex number: ${JSON.stringify(text)}`);
   return BigInt(clean.startsWith("0x") || clean.startsWith("0X") ? clean : "0x" + clean);
 }
 
@@ -157,7 +158,9 @@ export function formatSize(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  const text = Number.isInteger(value) ? String(value) : value.toFixed(value < 10 ? 2 : 1).replace(/\.?0+$/, "");
+  const text = Number.isInteger(value)
+    ? String(value)
+    : value.toFixed(value < 10 ? 2 : 1).replace(/\.?0+$/, "");
   return `${text} ${units[unit]}`;
 }
 

@@ -7,7 +7,12 @@ import type { PageSource } from "./contracts/page-source.js";
 import type { PhysicalMemoryManager } from "./contracts/pmm.js";
 import type { VirtualMemoryManager } from "./contracts/vmm.js";
 import { AllocatorError } from "./errors.js";
-import { loadPlugin, parsePluginOptions, type LoadedPlugin, type PluginLoadOptions } from "./loader.js";
+import {
+  loadPlugin,
+  parsePluginOptions,
+  type LoadedPlugin,
+  type PluginLoadOptions,
+} from "./loader.js";
 import { TOKENS, resolveToken, tryResolveToken } from "./tokens.js";
 
 export interface ComposeOptions extends PluginLoadOptions {
@@ -36,7 +41,10 @@ export interface ComposedSystem {
  * options, and lets it register into a fresh child container, lower layers first. Every plugin,
  * first-party or not, takes this one path.
  */
-export async function compose(input: unknown, options: ComposeOptions = {}): Promise<ComposedSystem> {
+export async function compose(
+  input: unknown,
+  options: ComposeOptions = {},
+): Promise<ComposedSystem> {
   const config = parseConfig(input, options.source);
   const container = (options.parent ?? rootContainer).createChildContainer();
   const plugins: Partial<Record<ConfigSection, LoadedPlugin>> = {};
@@ -60,7 +68,11 @@ export async function compose(input: unknown, options: ComposeOptions = {}): Pro
     [TOKENS.PageSource, "a page source (a machine or flat-memory plugin)"],
   ] as const) {
     if (!container.isRegistered(token, true)) {
-      throw new AllocatorError("ECONFIG", `${options.source ?? "config"}: no plugin registered ${what}`, config);
+      throw new AllocatorError(
+        "ECONFIG",
+        `${options.source ?? "config"}: no plugin registered ${what}`,
+        config,
+      );
     }
   }
   const pageSource = resolveToken(container, TOKENS.PageSource);

@@ -5,8 +5,14 @@ import { describeIssues } from "./loader.js";
 /** A config section: which plugin fills the layer, and its options. */
 export const pluginSectionSchema = z
   .object({
-    plugin: z.string().min(1).describe("npm package name (optionally with a subpath) or path of the plugin"),
-    options: z.record(z.string(), z.unknown()).optional().describe("the plugin's options, checked by its own schema"),
+    plugin: z
+      .string()
+      .min(1)
+      .describe("npm package name (optionally with a subpath) or path of the plugin"),
+    options: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("the plugin's options, checked by its own schema"),
   })
   .strict();
 
@@ -17,7 +23,9 @@ export type ConfigSection = (typeof CONFIG_SECTIONS)[number];
 export const configSchema = z
   .object({
     $schema: z.string().optional(),
-    machine: pluginSectionSchema.optional().describe("the machine (or flat memory) everything runs on"),
+    machine: pluginSectionSchema
+      .optional()
+      .describe("the machine (or flat memory) everything runs on"),
     pmm: pluginSectionSchema.optional().describe("the page-frame allocator"),
     vmm: pluginSectionSchema.optional().describe("the virtual memory manager"),
     heap: pluginSectionSchema.describe("the kernel heap"),
@@ -41,7 +49,11 @@ export const DEFAULT_CONFIG: AllockitConfig = {
 export function parseConfig(input: unknown, source = "config"): AllockitConfig {
   const result = configSchema.safeParse(input);
   if (result.success) return result.data;
-  throw new AllocatorError("ECONFIG", `${source}: ${describeIssues("", input, result.error.issues)}`, input);
+  throw new AllocatorError(
+    "ECONFIG",
+    `${source}: ${describeIssues("", input, result.error.issues)}`,
+    input,
+  );
 }
 
 /** The config's JSON Schema (draft 2020-12), for editor completion and checking. */

@@ -43,7 +43,11 @@ export class AllocatorError extends Error {
  * plugin that bundles its own core), where `instanceof` would say no.
  */
 export function isAllocatorError(error: unknown): error is AllocatorError {
-  return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[BRAND] === true
+  );
 }
 
 /** Formats a value for an error message: numbers in decimal and hex, others as JSON. */

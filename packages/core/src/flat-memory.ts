@@ -33,12 +33,20 @@ export class FlatMemory implements PhysicalMemory {
    */
   constructor(backing: FlatBacking | number, base = 0) {
     if (!Number.isSafeInteger(base) || base < 0) {
-      throw new AllocatorError("EINVAL", `flat memory base ${String(base)} is not an address`, base);
+      throw new AllocatorError(
+        "EINVAL",
+        `flat memory base ${String(base)} is not an address`,
+        base,
+      );
     }
     this.base = base;
     if (typeof backing === "number") {
       if (!Number.isSafeInteger(backing) || backing <= 0) {
-        throw new AllocatorError("EINVAL", `flat memory size ${String(backing)} is not a positive integer`, backing);
+        throw new AllocatorError(
+          "EINVAL",
+          `flat memory size ${String(backing)} is not a positive integer`,
+          backing,
+        );
       }
       backing = new ArrayBuffer(backing);
     }

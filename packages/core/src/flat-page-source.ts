@@ -11,7 +11,12 @@ export interface FlatPageSourceOptions {
   pageLimit?: number;
 }
 
-const ALL_CONSTRAINTS: ReadonlySet<keyof FrameConstraints> = new Set(["zone", "below", "align", "boundary"]);
+const ALL_CONSTRAINTS: ReadonlySet<keyof FrameConstraints> = new Set([
+  "zone",
+  "below",
+  "align",
+  "boundary",
+]);
 
 /**
  * Hands out pages of a {@link FlatMemory}. Flat memory is identity-mapped, so every run is
@@ -39,7 +44,11 @@ export class FlatPageSource implements PageSource {
     this.memory = memory;
     const limit = options.pageLimit ?? Infinity;
     if (!(limit === Infinity || (Number.isSafeInteger(limit) && limit >= 0))) {
-      throw new AllocatorError("EINVAL", `pageLimit ${describeValue(limit)} is not a page count`, limit);
+      throw new AllocatorError(
+        "EINVAL",
+        `pageLimit ${describeValue(limit)} is not a page count`,
+        limit,
+      );
     }
     this.pageLimit = limit;
     // Pages must start page-aligned; the page at address 0 is skipped.
@@ -64,12 +73,15 @@ export class FlatPageSource implements PageSource {
       if (options.align !== undefined) alignPages = this.pagesOfAlignment(options.align, "align");
       if (options.physical !== undefined) {
         const c = options.physical;
-        if (c.align !== undefined) alignPages = Math.max(alignPages, this.pagesOfAlignment(c.align, "physical.align"));
-        if (c.boundary !== undefined) boundaryPages = this.pagesOfAlignment(c.boundary, "physical.boundary");
+        if (c.align !== undefined)
+          alignPages = Math.max(alignPages, this.pagesOfAlignment(c.align, "physical.align"));
+        if (c.boundary !== undefined)
+          boundaryPages = this.pagesOfAlignment(c.boundary, "physical.boundary");
         let below = c.below ?? Infinity;
         if (c.zone === "DMA") below = Math.min(below, DEFAULT_ZONE_LIMITS.DMA);
         else if (c.zone === "DMA32") below = Math.min(below, DEFAULT_ZONE_LIMITS.DMA32);
-        if (below !== Infinity) limitPage = Math.min(limitPage, Math.floor(below / PAGE_SIZE) - this.firstPage);
+        if (below !== Infinity)
+          limitPage = Math.min(limitPage, Math.floor(below / PAGE_SIZE) - this.firstPage);
       }
     }
     this.allocCalls++;
@@ -96,7 +108,11 @@ export class FlatPageSource implements PageSource {
   freePages(addr: number, countPages: number): void {
     checkCount(countPages, "page count");
     if (!Number.isSafeInteger(addr) || addr % PAGE_SIZE !== 0) {
-      throw new AllocatorError("EINVAL", `freePages: address ${describeValue(addr)} is not page-aligned`, addr);
+      throw new AllocatorError(
+        "EINVAL",
+        `freePages: address ${describeValue(addr)} is not page-aligned`,
+        addr,
+      );
     }
     const index = addr / PAGE_SIZE - this.firstPage;
     if (index < 0 || index + countPages > this.totalPages) {
@@ -146,7 +162,11 @@ export class FlatPageSource implements PageSource {
 
   private pagesOfAlignment(bytes: number, what: string): number {
     if (!isPowerOfTwo(bytes)) {
-      throw new AllocatorError("EINVAL", `${what} ${describeValue(bytes)} is not a power of two`, bytes);
+      throw new AllocatorError(
+        "EINVAL",
+        `${what} ${describeValue(bytes)} is not a power of two`,
+        bytes,
+      );
     }
     return Math.max(1, bytes / PAGE_SIZE);
   }
@@ -156,16 +176,27 @@ export class FlatPageSource implements PageSource {
    * an address aligned to `alignPages` pages and does not cross a `boundaryPages` multiple.
    * Returns its page index or -1.
    */
-  private findRun(count: number, from: number, limit: number, alignPages: number, boundaryPages: number): number {
+  private findRun(
+    count: number,
+    from: number,
+    limit: number,
+    alignPages: number,
+    boundaryPages: number,
+  ): number {
     if (boundaryPages !== 0 && count > boundaryPages) return -1;
     const used = this.used;
     let start = this.alignIndex(from, alignPages);
     while (start + count <= limit) {
       if (boundaryPages !== 0) {
         const startAddressPage = this.firstPage + start;
-        const crossing = Math.floor(startAddressPage / boundaryPages) !== Math.floor((startAddressPage + count - 1) / boundaryPages);
+        const crossing =
+          Math.floor(startAddressPage / boundaryPages) !==
+          Math.floor((startAddressPage + count - 1) / boundaryPages);
         if (crossing) {
-          start = this.alignIndex((Math.floor(startAddressPage / boundaryPages) + 1) * boundaryPages - this.firstPage, alignPages);
+          start = this.alignIndex(
+            (Math.floor(startAddressPage / boundaryPages) + 1) * boundaryPages - this.firstPage,
+            alignPages,
+          );
           continue;
         }
       }

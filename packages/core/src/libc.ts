@@ -54,7 +54,11 @@ export class Libc {
     if (ptr === 0) return this.malloc(size);
     const usable = this.heap.heap_size(ptr);
     if (usable === 0) {
-      throw new AllocatorError("EFAULT", `realloc: pointer ${describeValue(ptr)} was not handed out by ${this.heap.name}`, ptr);
+      throw new AllocatorError(
+        "EFAULT",
+        `realloc: pointer ${describeValue(ptr)} was not handed out by ${this.heap.name}`,
+        ptr,
+      );
     }
     if (size === 0) {
       this.heap.heap_free(ptr);
@@ -77,7 +81,11 @@ export class Libc {
    * that is not a power-of-two multiple of the pointer size, or ENOMEM; `out` is untouched then.
    */
   posix_memalign(out: PointerOut, alignment: number, size: number): number {
-    if (!isPowerOfTwo(alignment) || alignment % POINTER_SIZE !== 0 || alignment > this.heap.maxAlign) {
+    if (
+      !isPowerOfTwo(alignment) ||
+      alignment % POINTER_SIZE !== 0 ||
+      alignment > this.heap.maxAlign
+    ) {
       return ERRNO.EINVAL;
     }
     checkSize(size);
@@ -119,7 +127,11 @@ export class Libc {
 
   private checkAlignment(fn: string, alignment: number): void {
     if (!isPowerOfTwo(alignment)) {
-      throw new AllocatorError("EINVAL", `${fn}: alignment ${describeValue(alignment)} is not a power of two`, alignment);
+      throw new AllocatorError(
+        "EINVAL",
+        `${fn}: alignment ${describeValue(alignment)} is not a power of two`,
+        alignment,
+      );
     }
   }
 

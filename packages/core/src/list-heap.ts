@@ -85,7 +85,10 @@ export class ListHeap implements Heap {
     this.memory = source.memory;
     const arenaBytes = options.arenaBytes ?? 64 * 1024;
     checkSize(arenaBytes, "arenaBytes");
-    this.arenaBytes = Math.min(MAX_ARENA_BYTES, Math.max(PAGE_SIZE, alignUp(arenaBytes, PAGE_SIZE)));
+    this.arenaBytes = Math.min(
+      MAX_ARENA_BYTES,
+      Math.max(PAGE_SIZE, alignUp(arenaBytes, PAGE_SIZE)),
+    );
   }
 
   // ---------------------------------------------------------------- the common API
@@ -130,15 +133,27 @@ export class ListHeap implements Heap {
     const header = ptr - HEADER;
     const arena = header >= 0 ? this.arenaOf(header) : 0;
     if (arena === 0) {
-      throw new AllocatorError("EFAULT", `heap_free: pointer ${describeValue(ptr)} is not in this heap`, ptr);
+      throw new AllocatorError(
+        "EFAULT",
+        `heap_free: pointer ${describeValue(ptr)} is not in this heap`,
+        ptr,
+      );
     }
     if (!this.isBlockStart(arena, header)) this.badInterior(arena, ptr);
     const tag = this.memory.read32(header + B_TAG);
     if (tag === FREE_TAG) {
-      throw new AllocatorError("EDOUBLEFREE", `heap_free: pointer ${describeValue(ptr)} was already freed`, ptr);
+      throw new AllocatorError(
+        "EDOUBLEFREE",
+        `heap_free: pointer ${describeValue(ptr)} was already freed`,
+        ptr,
+      );
     }
     if (tag !== USED_TAG) {
-      throw new AllocatorError("ECORRUPT", `heap_free: block header at ${hex(header)} has tag ${hex(tag)}`, ptr);
+      throw new AllocatorError(
+        "ECORRUPT",
+        `heap_free: block header at ${hex(header)} has tag ${hex(tag)}`,
+        ptr,
+      );
     }
     const size = this.memory.read32(header + B_SIZE);
     this.liveBlocks--;
@@ -230,7 +245,10 @@ export class ListHeap implements Heap {
   /** Gets a new arena big enough for `need` bytes at `alignment`; returns it or 0. */
   private grow(need: number, alignment: number): number {
     const slack = alignment <= GRANULE ? 0 : alignment + MIN_BLOCK;
-    let bytes = alignUp(ARENA_HEADER + need + slack + Math.ceil((need + slack) / 64) + GRANULE, PAGE_SIZE);
+    let bytes = alignUp(
+      ARENA_HEADER + need + slack + Math.ceil((need + slack) / 64) + GRANULE,
+      PAGE_SIZE,
+    );
     while (bytes - this.blocksOffset(bytes) < need + slack) bytes += PAGE_SIZE;
     if (bytes > MAX_ARENA_BYTES) return 0;
     let arena = 0;
@@ -267,7 +285,8 @@ export class ListHeap implements Heap {
     this.pushFree(first);
     this.arenas++;
     this.footprintBytes += bytes;
-    if (this.footprintBytes > this.peakFootprintBytes) this.peakFootprintBytes = this.footprintBytes;
+    if (this.footprintBytes > this.peakFootprintBytes)
+      this.peakFootprintBytes = this.footprintBytes;
   }
 
   // ---------------------------------------------------------------- freeing
@@ -333,8 +352,15 @@ export class ListHeap implements Heap {
         ptr,
       );
     }
-    const where = block === 0 ? "in arena metadata" : `${ptr - block - HEADER} bytes into the block at ${hex(block + HEADER)}`;
-    throw new AllocatorError("EFAULT", `heap_free: pointer ${describeValue(ptr)} is not a block start (${where})`, ptr);
+    const where =
+      block === 0
+        ? "in arena metadata"
+        : `${ptr - block - HEADER} bytes into the block at ${hex(block + HEADER)}`;
+    throw new AllocatorError(
+      "EFAULT",
+      `heap_free: pointer ${describeValue(ptr)} is not a block start (${where})`,
+      ptr,
+    );
   }
 
   private blockContaining(arena: number, addr: number): number {
@@ -388,7 +414,8 @@ export class ListHeap implements Heap {
   private setNextPrevSize(header: number, size: number): void {
     const arena = this.arenaOf(header);
     const next = header + size;
-    if (next < arena + this.memory.read32(arena + A_SIZE)) this.memory.write32(next + B_PREV_SIZE, size);
+    if (next < arena + this.memory.read32(arena + A_SIZE))
+      this.memory.write32(next + B_PREV_SIZE, size);
   }
 
   private pushFree(b: number): void {
@@ -432,11 +459,13 @@ export class ListHeap implements Heap {
     let prevArena = 0;
     for (let a = this.firstArena; a !== 0; a = this.read64(a + A_NEXT)) {
       if (++arenas > 1_000_000) corrupt("arena list loops", a);
-      if (mem.read32(a + A_MAGIC) !== ARENA_MAGIC) corrupt(`arena magic ${hex(mem.read32(a + A_MAGIC))}`, a);
+      if (mem.read32(a + A_MAGIC) !== ARENA_MAGIC)
+        corrupt(`arena magic ${hex(mem.read32(a + A_MAGIC))}`, a);
       if (this.read64(a + A_PREV) !== prevArena) corrupt("arena prev link", a);
       const size = mem.read32(a + A_SIZE);
       const blocks = mem.read32(a + A_BLOCKS);
-      if (size % PAGE_SIZE !== 0 || mem.read32(a + A_PAGES) * PAGE_SIZE !== size) corrupt("arena size", a);
+      if (size % PAGE_SIZE !== 0 || mem.read32(a + A_PAGES) * PAGE_SIZE !== size)
+        corrupt("arena size", a);
       if (blocks !== this.blocksOffset(size)) corrupt("arena blocks offset", a);
       footprint += size;
       const end = a + size;
@@ -446,10 +475,12 @@ export class ListHeap implements Heap {
       for (let granule = blocks / GRANULE; granule < size / GRANULE; granule++) {
         const at = a + granule * GRANULE;
         const bit = (mem.read8(a + ARENA_HEADER + (granule >>> 3)) & (1 << (granule & 7))) !== 0;
-        if (bit !== (at === b)) corrupt(bit ? "stray block-start bit" : "missing block-start bit", at);
+        if (bit !== (at === b))
+          corrupt(bit ? "stray block-start bit" : "missing block-start bit", at);
         if (at !== b) continue;
         const bsize = mem.read32(b + B_SIZE);
-        if (bsize < MIN_BLOCK || bsize % GRANULE !== 0 || b + bsize > end) corrupt(`block size ${bsize}`, b);
+        if (bsize < MIN_BLOCK || bsize % GRANULE !== 0 || b + bsize > end)
+          corrupt(`block size ${bsize}`, b);
         if (mem.read32(b + B_PREV_SIZE) !== prevSize) corrupt("previous-size field", b);
         const tag = mem.read32(b + B_TAG);
         if (tag === FREE_TAG) {
@@ -460,7 +491,8 @@ export class ListHeap implements Heap {
           live++;
           liveBytes += bsize - HEADER;
           requested += mem.read32(b + B_REQUESTED);
-          if (mem.read32(b + B_REQUESTED) > bsize - HEADER) corrupt("requested size larger than block", b);
+          if (mem.read32(b + B_REQUESTED) > bsize - HEADER)
+            corrupt("requested size larger than block", b);
           prevFree = false;
         } else {
           corrupt(`block tag ${hex(tag)}`, b);
@@ -474,17 +506,27 @@ export class ListHeap implements Heap {
     let listed = 0;
     let prevFreeBlock = 0;
     for (let f = this.freeHead; f !== 0; f = this.read64(f + F_NEXT)) {
-      if (++listed > freeBlocksWalked) corrupt("free list longer than the free blocks (loop or stray entry)", f);
+      if (++listed > freeBlocksWalked)
+        corrupt("free list longer than the free blocks (loop or stray entry)", f);
       const arena = this.arenaOf(f);
       if (arena === 0 || !this.isBlockStart(arena, f)) corrupt("free-list entry is not a block", f);
       if (mem.read32(f + B_TAG) !== FREE_TAG) corrupt("free-list entry is not free", f);
       if (this.read64(f + F_PREV) !== prevFreeBlock) corrupt("free-list prev link", f);
       prevFreeBlock = f;
     }
-    if (listed !== freeBlocksWalked) corrupt(`free list holds ${listed} of ${freeBlocksWalked} free blocks`, this.freeHead);
-    if (arenas !== this.arenas || footprint !== this.footprintBytes) corrupt("arena count or footprint", this.firstArena);
-    if (live !== this.liveBlocks || liveBytes !== this.liveBytes || requested !== this.requestedBytes) {
-      corrupt(`live counters (${live} blocks / ${liveBytes} B walked, ${this.liveBlocks} / ${this.liveBytes} counted)`, this.firstArena);
+    if (listed !== freeBlocksWalked)
+      corrupt(`free list holds ${listed} of ${freeBlocksWalked} free blocks`, this.freeHead);
+    if (arenas !== this.arenas || footprint !== this.footprintBytes)
+      corrupt("arena count or footprint", this.firstArena);
+    if (
+      live !== this.liveBlocks ||
+      liveBytes !== this.liveBytes ||
+      requested !== this.requestedBytes
+    ) {
+      corrupt(
+        `live counters (${live} blocks / ${liveBytes} B walked, ${this.liveBlocks} / ${this.liveBytes} counted)`,
+        this.firstArena,
+      );
     }
   }
 }

@@ -27,7 +27,10 @@ function isPathSpecifier(specifier: string): boolean {
 
 /** The file a specifier resolves to, trying each base directory in turn. */
 export function resolvePlugin(specifier: string, options: PluginLoadOptions = {}): string {
-  const bases = [...(options.resolveFrom ?? [process.cwd()]), fileURLToPath(new URL(".", import.meta.url))];
+  const bases = [
+    ...(options.resolveFrom ?? [process.cwd()]),
+    fileURLToPath(new URL(".", import.meta.url)),
+  ];
   if (specifier.startsWith("file:")) specifier = fileURLToPath(specifier);
   const tried: string[] = [];
   for (const base of isPathSpecifier(specifier) ? bases.slice(0, 1) : bases) {
@@ -50,9 +53,16 @@ export function resolvePlugin(specifier: string, options: PluginLoadOptions = {}
  * its default export is a manifest of this core's apiVersion. Every failure is an EPLUGIN error
  * naming the plugin. Third-party and first-party plugins take exactly this path.
  */
-export async function loadPlugin(specifier: string, options: PluginLoadOptions = {}): Promise<LoadedPlugin> {
+export async function loadPlugin(
+  specifier: string,
+  options: PluginLoadOptions = {},
+): Promise<LoadedPlugin> {
   if (typeof specifier !== "string" || specifier.length === 0) {
-    throw new AllocatorError("EPLUGIN", `plugin name ${describeValue(specifier)} is not a package name or path`, specifier);
+    throw new AllocatorError(
+      "EPLUGIN",
+      `plugin name ${describeValue(specifier)} is not a package name or path`,
+      specifier,
+    );
   }
   const file = resolvePlugin(specifier, options);
   let module: Record<string, unknown>;
@@ -99,21 +109,28 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 /** Formats a path as `a.b[2].c`, with `prefix` in front. */
 export function formatPath(prefix: string, path: readonly PropertyKey[]): string {
   let text = prefix;
-  for (const key of path) text += typeof key === "number" ? `[${key}]` : `${text ? "." : ""}${String(key)}`;
+  for (const key of path)
+    text += typeof key === "number" ? `[${key}]` : `${text ? "." : ""}${String(key)}`;
   return text;
 }
 
-interface SchemaIssue {
+/** One problem found by a zod schema (the fields allockit reads). */
+export interface SchemaIssue {
   path: PropertyKey[];
   message: string;
 }
 
 /** Describes a zod failure: each issue's path, the bad value there, and zod's words. */
-export function describeIssues(prefix: string, input: unknown, issues: readonly SchemaIssue[]): string {
+export function describeIssues(
+  prefix: string,
+  input: unknown,
+  issues: readonly SchemaIssue[],
+): string {
   return issues
     .map((issue) => {
       const value = valueAt(input, issue.path);
-      const shown = value === undefined && issue.path.length > 0 ? "missing" : `= ${describeValue(value)}`;
+      const shown =
+        value === undefined && issue.path.length > 0 ? "missing" : `= ${describeValue(value)}`;
       return `${formatPath(prefix, issue.path) || "(root)"} ${shown}: ${issue.message}`;
     })
     .join("; ");
@@ -123,9 +140,21 @@ export function describeIssues(prefix: string, input: unknown, issues: readonly 
  * Validates options against the plugin's schema and returns them with defaults filled in.
  * A failure is an EPLUGIN error naming the plugin, the field path and the bad value.
  */
-export function parsePluginOptions(plugin: LoadedPlugin, options: unknown, pathPrefix = "options"): unknown {
+export function parsePluginOptions(
+  plugin: LoadedPlugin,
+  options: unknown,
+  pathPrefix = "options",
+): unknown {
   const input = options ?? {};
-  const result = (plugin.manifest.options as { safeParse(v: unknown): { success: boolean; data?: unknown; error?: { issues: SchemaIssue[] } } }).safeParse(input);
+  const result = (
+    plugin.manifest.options as {
+      safeParse(v: unknown): {
+        success: boolean;
+        data?: unknown;
+        error?: { issues: SchemaIssue[] };
+      };
+    }
+  ).safeParse(input);
   if (result.success) return result.data;
   throw new AllocatorError(
     "EPLUGIN",

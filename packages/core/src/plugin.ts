@@ -25,7 +25,9 @@ export interface PluginManifest<Schema extends z.ZodType = z.ZodType> {
 }
 
 /** Declares a plugin manifest (a typed identity function, so `register` sees typed options). */
-export function definePlugin<Schema extends z.ZodType>(manifest: PluginManifest<Schema>): PluginManifest<Schema> {
+export function definePlugin<Schema extends z.ZodType>(
+  manifest: PluginManifest<Schema>,
+): PluginManifest<Schema> {
   return manifest;
 }
 
@@ -34,11 +36,15 @@ export function definePlugin<Schema extends z.ZodType>(manifest: PluginManifest<
  * structural, so a manifest built against another copy of core or zod still passes.
  */
 export function manifestProblems(value: unknown): string[] {
-  if (typeof value !== "object" || value === null) return [`the default export is ${value === null ? "null" : typeof value}, not a manifest object`];
+  if (typeof value !== "object" || value === null)
+    return [
+      `the default export is ${value === null ? "null" : typeof value}, not a manifest object`,
+    ];
   const m = value as Record<string, unknown>;
   const problems: string[] = [];
   if (typeof m.apiVersion !== "number") problems.push("apiVersion is missing or not a number");
-  if (typeof m.name !== "string" || m.name.length === 0) problems.push("name is missing or not a string");
+  if (typeof m.name !== "string" || m.name.length === 0)
+    problems.push("name is missing or not a string");
   if (typeof m.kind !== "string" || !(PLUGIN_KINDS as readonly string[]).includes(m.kind)) {
     problems.push(`kind ${JSON.stringify(m.kind)} is not one of ${PLUGIN_KINDS.join(", ")}`);
   }

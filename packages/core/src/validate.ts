@@ -9,7 +9,11 @@ import { AllocatorError, describeValue } from "./errors.js";
 /** Throws EINVAL unless `size` is a non-negative safe integer. */
 export function checkSize(size: number, what = "size"): void {
   if (!Number.isSafeInteger(size) || size < 0) {
-    throw new AllocatorError("EINVAL", `${what} ${describeValue(size)} is not a non-negative safe integer`, size);
+    throw new AllocatorError(
+      "EINVAL",
+      `${what} ${describeValue(size)} is not a non-negative safe integer`,
+      size,
+    );
   }
 }
 
@@ -18,10 +22,18 @@ export function checkSize(size: number, what = "size"): void {
  * must be a power of two no larger than `maxAlign` (EINVAL otherwise). Alignments below the
  * default are raised to it.
  */
-export function effectiveAlign(align: number | undefined, defaultAlign: number, maxAlign: number): number {
+export function effectiveAlign(
+  align: number | undefined,
+  defaultAlign: number,
+  maxAlign: number,
+): number {
   if (align === undefined || align === 0 || align === 1) return defaultAlign;
   if (!isPowerOfTwo(align)) {
-    throw new AllocatorError("EINVAL", `alignment ${describeValue(align)} is not a power of two`, align);
+    throw new AllocatorError(
+      "EINVAL",
+      `alignment ${describeValue(align)} is not a power of two`,
+      align,
+    );
   }
   if (align > maxAlign) {
     throw new AllocatorError(
@@ -43,6 +55,10 @@ export function checkPointer(ptr: number): void {
 /** Throws EINVAL unless `count` is a positive safe integer. */
 export function checkCount(count: number, what = "count"): void {
   if (!Number.isSafeInteger(count) || count <= 0) {
-    throw new AllocatorError("EINVAL", `${what} ${describeValue(count)} is not a positive integer`, count);
+    throw new AllocatorError(
+      "EINVAL",
+      `${what} ${describeValue(count)} is not a positive integer`,
+      count,
+    );
   }
 }

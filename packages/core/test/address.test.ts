@@ -22,7 +22,20 @@ import {
 describe("power of two and alignment", () => {
   it("recognises powers of two up to 2^52 and rejects everything else", () => {
     for (let e = 0; e <= 52; e++) expect(isPowerOfTwo(2 ** e)).toBe(true);
-    for (const n of [0, -1, -8, 3, 6, 12, 1.5, NaN, Infinity, 2 ** 40 + 4096, 2 ** 53, 0x80000001]) {
+    for (const n of [
+      0,
+      -1,
+      -8,
+      3,
+      6,
+      12,
+      1.5,
+      NaN,
+      Infinity,
+      2 ** 40 + 4096,
+      2 ** 53,
+      0x80000001,
+    ]) {
       expect(isPowerOfTwo(n)).toBe(false);
     }
   });
@@ -60,9 +73,12 @@ describe("power of two and alignment", () => {
     ]);
   });
 
-  test.prop([fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })])("splits and joins 64-bit values", (v) => {
-    expect(join64(low32(v), high32(v))).toBe(v);
-  });
+  test.prop([fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })])(
+    "splits and joins 64-bit values",
+    (v) => {
+      expect(join64(low32(v), high32(v))).toBe(v);
+    },
+  );
 });
 
 describe("long-mode virtual addresses", () => {
@@ -81,16 +97,19 @@ describe("long-mode virtual addresses", () => {
     expect(() => packCanonical("0xzz")).toThrow(SyntaxError);
   });
 
-  test.prop([fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })])("pack and unpack are inverse on canonical addresses", (a) => {
-    const packed = packCanonical(a);
-    if (!isCanonical(a)) {
-      expect(packed).toBe(-1);
-      return;
-    }
-    expect(packed).toBeGreaterThanOrEqual(0);
-    expect(packed).toBeLessThan(2 ** 48);
-    expect(unpackCanonical(packed)).toBe(a);
-  });
+  test.prop([fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })])(
+    "pack and unpack are inverse on canonical addresses",
+    (a) => {
+      const packed = packCanonical(a);
+      if (!isCanonical(a)) {
+        expect(packed).toBe(-1);
+        return;
+      }
+      expect(packed).toBeGreaterThanOrEqual(0);
+      expect(packed).toBeLessThan(2 ** 48);
+      expect(unpackCanonical(packed)).toBe(a);
+    },
+  );
 });
 
 describe("formatting", () => {

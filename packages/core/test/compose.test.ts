@@ -61,7 +61,10 @@ describe("compose", () => {
     expect(loaded.manifest.kind).toBe("heap");
     expect(loaded.file).toContain("allockit-plugin-example-heap");
     const system = await compose(
-      { machine: flat, heap: { plugin: "allockit-plugin-example-heap", options: { redzoneBytes: 8 } } },
+      {
+        machine: flat,
+        heap: { plugin: "allockit-plugin-example-heap", options: { redzoneBytes: 8 } },
+      },
       { resolveFrom: [repoRoot] },
     );
     expect(system.heap.name).toBe("example-page-heap");
@@ -74,7 +77,10 @@ describe("compose", () => {
 
   it("validates the third-party plugin's options with its own schema", async () => {
     const error = await rejection(
-      compose({ machine: flat, heap: { plugin: "allockit-plugin-example-heap", options: { redzoneBytes: 99 } } }),
+      compose({
+        machine: flat,
+        heap: { plugin: "allockit-plugin-example-heap", options: { redzoneBytes: 99 } },
+      }),
     );
     expect(error.code).toBe("EPLUGIN");
     expect(error.message).toContain("allockit-plugin-example-heap");
@@ -85,7 +91,9 @@ describe("compose", () => {
 
 describe("config and plugin errors name the plugin, the field path and the value", () => {
   it("unknown plugin package", async () => {
-    const error = await rejection(compose({ machine: flat, heap: { plugin: "allockit-plugin-does-not-exist" } }));
+    const error = await rejection(
+      compose({ machine: flat, heap: { plugin: "allockit-plugin-does-not-exist" } }),
+    );
     expect(error.code).toBe("EPLUGIN");
     expect(error.message).toContain('"allockit-plugin-does-not-exist" not found');
   });
@@ -95,7 +103,9 @@ describe("config and plugin errors name the plugin, the field path and the value
     const error = await rejection(compose({ machine: flat, heap: { plugin: file } }));
     expect(error.code).toBe("EPLUGIN");
     expect(error.message).toContain(file);
-    expect(error.message).toMatch(/does not export a plugin manifest.*apiVersion is missing.*register is not a function/);
+    expect(error.message).toMatch(
+      /does not export a plugin manifest.*apiVersion is missing.*register is not a function/,
+    );
   });
 
   it("a module with no default export", async () => {
@@ -125,7 +135,10 @@ describe("config and plugin errors name the plugin, the field path and the value
 
   it("an option of the wrong type", async () => {
     const error = await rejection(
-      compose({ machine: { plugin: "@allockit/core/flat", options: { sizeMiB: "64" } }, heap: { plugin: "@allockit/core/list-heap" } }),
+      compose({
+        machine: { plugin: "@allockit/core/flat", options: { sizeMiB: "64" } },
+        heap: { plugin: "@allockit/core/list-heap" },
+      }),
     );
     expect(error.code).toBe("EPLUGIN");
     expect(error.message).toContain('"@allockit/core/flat"');
@@ -135,13 +148,21 @@ describe("config and plugin errors name the plugin, the field path and the value
 
   it("an unknown option", async () => {
     const error = await rejection(
-      compose({ machine: flat, heap: { plugin: "@allockit/core/list-heap", options: { arenaBytez: 4096 } } }),
+      compose({
+        machine: flat,
+        heap: { plugin: "@allockit/core/list-heap", options: { arenaBytez: 4096 } },
+      }),
     );
     expect(error.message).toContain("arenaBytez");
   });
 
   it("a plugin in the wrong section", async () => {
-    const error = await rejection(compose({ machine: { plugin: "@allockit/core/list-heap" }, heap: { plugin: "@allockit/core/list-heap" } }));
+    const error = await rejection(
+      compose({
+        machine: { plugin: "@allockit/core/list-heap" },
+        heap: { plugin: "@allockit/core/list-heap" },
+      }),
+    );
     expect(error.code).toBe("ECONFIG");
     expect(error.message).toContain("is a heap plugin, not a machine plugin");
   });
@@ -169,8 +190,13 @@ describe("config and plugin errors name the plugin, the field path and the value
 
 describe("config JSON Schema", () => {
   it("describes every section for editors", () => {
-    const schema = configJsonSchema() as { properties: Record<string, unknown>; required: string[] };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(["machine", "pmm", "vmm", "heap"]));
+    const schema = configJsonSchema() as {
+      properties: Record<string, unknown>;
+      required: string[];
+    };
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(["machine", "pmm", "vmm", "heap"]),
+    );
     expect(schema.required).toContain("heap");
   });
 });

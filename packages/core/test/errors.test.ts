@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { AllocatorError, checkSize, describeValue, effectiveAlign, isAllocatorError } from "@allockit/core";
+import {
+  AllocatorError,
+  checkSize,
+  describeValue,
+  effectiveAlign,
+  isAllocatorError,
+} from "@allockit/core";
 
 describe("AllocatorError", () => {
   it("carries a code and the value, and is recognised across copies of core by its brand", () => {
@@ -8,7 +14,9 @@ describe("AllocatorError", () => {
     expect(error.value).toBe(0x1234);
     expect(error.message).toBe("EFAULT: bad pointer");
     expect(isAllocatorError(error)).toBe(true);
-    const lookalike = Object.assign(new Error("x"), { [Symbol.for("allockit.AllocatorError")]: true });
+    const lookalike = Object.assign(new Error("x"), {
+      [Symbol.for("allockit.AllocatorError")]: true,
+    });
     expect(isAllocatorError(lookalike)).toBe(true);
     expect(isAllocatorError(new Error("plain"))).toBe(false);
     expect(isAllocatorError(null)).toBe(false);

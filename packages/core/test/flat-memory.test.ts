@@ -3,7 +3,9 @@ import { fc, test } from "@fast-check/vitest";
 import { FlatMemory, FlatPageSource, isAllocatorError, type WasmMemoryLike } from "@allockit/core";
 
 // The DOM lib is not loaded for Node code; this is the slice of the WebAssembly global we use.
-declare const WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemoryLike };
+declare const WebAssembly: {
+  Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemoryLike;
+};
 
 describe("FlatMemory", () => {
   it("reads and writes little-endian values at a base address", () => {
@@ -19,7 +21,12 @@ describe("FlatMemory", () => {
 
   it("raises EFAULT naming the address for accesses outside it", () => {
     const memory = new FlatMemory(4096);
-    for (const access of [() => memory.read32(4094), () => memory.write8(4096, 1), () => memory.read8(-1), () => memory.read32(NaN)]) {
+    for (const access of [
+      () => memory.read32(4094),
+      () => memory.write8(4096, 1),
+      () => memory.read8(-1),
+      () => memory.read32(NaN),
+    ]) {
       try {
         access();
         expect.unreachable();
@@ -87,7 +94,10 @@ describe("FlatPageSource", () => {
         count: fc.integer({ min: 1, max: 12 }),
         alignShift: fc.integer({ min: 12, max: 16 }),
         boundaryShift: fc.option(fc.integer({ min: 14, max: 17 }), { nil: undefined }),
-        below: fc.option(fc.integer({ min: 1, max: 256 }).map((p) => p * 4096), { nil: undefined }),
+        below: fc.option(
+          fc.integer({ min: 1, max: 256 }).map((p) => p * 4096),
+          { nil: undefined },
+        ),
         free: fc.boolean(),
       }),
       { maxLength: 40 },
@@ -105,9 +115,13 @@ describe("FlatPageSource", () => {
       if (addr !== 0) {
         const end = addr + r.count * 4096;
         expect(addr % physical.align).toBe(0);
-        if (physical.boundary) expect(Math.floor(addr / physical.boundary)).toBe(Math.floor((end - 1) / physical.boundary));
+        if (physical.boundary)
+          expect(Math.floor(addr / physical.boundary)).toBe(
+            Math.floor((end - 1) / physical.boundary),
+          );
         if (physical.below) expect(end).toBeLessThanOrEqual(physical.below);
-        for (const [other, count] of live) expect(end <= other || addr >= other + count * 4096).toBe(true);
+        for (const [other, count] of live)
+          expect(end <= other || addr >= other + count * 4096).toBe(true);
         live.set(addr, r.count);
       }
       if (r.free && live.size > 0) {

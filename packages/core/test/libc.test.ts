@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ERRNO, FlatMemory, FlatPageSource, Libc, ListHeap, isAllocatorError } from "@allockit/core";
+import {
+  ERRNO,
+  FlatMemory,
+  FlatPageSource,
+  Libc,
+  ListHeap,
+  isAllocatorError,
+} from "@allockit/core";
 
 function makeLibc(pageLimit?: number) {
   const memory = new FlatMemory(8 * 1024 * 1024);
@@ -76,7 +83,8 @@ describe("libc layer", () => {
   it("posix_memalign returns EINVAL for bad alignments and leaves the out value alone", () => {
     const { libc } = makeLibc();
     const out = { value: 77 };
-    for (const bad of [0, 3, 4, 24, -8]) expect(libc.posix_memalign(out, bad, 10)).toBe(ERRNO.EINVAL);
+    for (const bad of [0, 3, 4, 24, -8])
+      expect(libc.posix_memalign(out, bad, 10)).toBe(ERRNO.EINVAL);
     expect(out.value).toBe(77);
     expect(libc.posix_memalign(out, 64, 10)).toBe(0);
     expect(out.value % 64).toBe(0);

@@ -10,7 +10,10 @@ import {
 
 function makeHeap(options: { pageLimit?: number; sizeMiB?: number } = {}) {
   const memory = new FlatMemory((options.sizeMiB ?? 8) * 1024 * 1024);
-  const source = new FlatPageSource(memory, options.pageLimit === undefined ? {} : { pageLimit: options.pageLimit });
+  const source = new FlatPageSource(
+    memory,
+    options.pageLimit === undefined ? {} : { pageLimit: options.pageLimit },
+  );
   return { memory, source, heap: new ListHeap(source) };
 }
 
@@ -63,30 +66,38 @@ describe("ListHeap bad input", () => {
     ["1099511627776", 2 ** 40],
   ];
 
-  it.each(sizeCases)("heap_alloc(size %s) raises EINVAL naming the size, heap intact", (text, size) => {
-    const { heap, memory, live } = populated();
-    const before = heap.stats();
-    const error = thrown(() => heap.heap_alloc(size, 0));
-    expect(error.code).toBe("EINVAL");
-    expect(error.message).toContain(text);
-    expect(error.value).toBe(size);
-    heap.check();
-    expect(heap.stats()).toEqual(before);
-    for (const [ptr, sz] of live) expect(intact(memory, ptr, sz)).toBe(true);
-  });
+  it.each(sizeCases)(
+    "heap_alloc(size %s) raises EINVAL naming the size, heap intact",
+    (text, size) => {
+      const { heap, memory, live } = populated();
+      const before = heap.stats();
+      const error = thrown(() => heap.heap_alloc(size, 0));
+      expect(error.code).toBe("EINVAL");
+      expect(error.message).toContain(text);
+      expect(error.value).toBe(size);
+      heap.check();
+      expect(heap.stats()).toEqual(before);
+      for (const [ptr, sz] of live) expect(intact(memory, ptr, sz)).toBe(true);
+    },
+  );
 
-  it.each(alignCases)("heap_alloc(align %s) raises EINVAL naming the alignment, heap intact", (text, align) => {
-    const { heap, memory, live } = populated();
-    const before = heap.stats();
-    const error = thrown(() => heap.heap_alloc(64, align));
-    expect(error.code).toBe("EINVAL");
-    expect(error.message).toContain(text);
-    heap.check();
-    expect(heap.stats()).toEqual(before);
-    for (const [ptr, sz] of live) expect(intact(memory, ptr, sz)).toBe(true);
-  });
+  it.each(alignCases)(
+    "heap_alloc(align %s) raises EINVAL naming the alignment, heap intact",
+    (text, align) => {
+      const { heap, memory, live } = populated();
+      const before = heap.stats();
+      const error = thrown(() => heap.heap_alloc(64, align));
+      expect(error.code).toBe("EINVAL");
+      expect(error.message).toContain(text);
+      heap.check();
+      expect(heap.stats()).toEqual(before);
+      for (const [ptr, sz] of live) expect(intact(memory, ptr, sz)).toBe(true);
+    },
+  );
 
-  const freeCases: Array<[string, (env: ReturnType<typeof populated>) => number, AllocatorErrorCode]> = [
+  const freeCases: Array<
+    [string, (env: ReturnType<typeof populated>) => number, AllocatorErrorCode]
+  > = [
     ["a foreign pointer (outside every arena)", () => 0x7f0000, "EFAULT"],
     ["a foreign pointer (below memory)", () => 16, "EFAULT"],
     ["an interior pointer", (env) => env.live[3]![0] + 16, "EFAULT"],
@@ -94,18 +105,21 @@ describe("ListHeap bad input", () => {
     ["an already-freed pointer", (env) => env.freed, "EDOUBLEFREE"],
   ];
 
-  it.each(freeCases)("heap_free of %s raises a typed error naming it, heap intact", (_what, pick, code) => {
-    const env = populated();
-    const ptr = pick(env);
-    const before = env.heap.stats();
-    const error = thrown(() => env.heap.heap_free(ptr));
-    expect(error.code).toBe(code);
-    expect(error.message).toContain(String(ptr));
-    env.heap.check();
-    expect(env.heap.stats()).toEqual(before);
-    for (const [p, sz] of env.live) expect(intact(env.memory, p, sz)).toBe(true);
-    expect(env.heap.heap_size(ptr)).toBe(0);
-  });
+  it.each(freeCases)(
+    "heap_free of %s raises a typed error naming it, heap intact",
+    (_what, pick, code) => {
+      const env = populated();
+      const ptr = pick(env);
+      const before = env.heap.stats();
+      const error = thrown(() => env.heap.heap_free(ptr));
+      expect(error.code).toBe(code);
+      expect(error.message).toContain(String(ptr));
+      env.heap.check();
+      expect(env.heap.stats()).toEqual(before);
+      for (const [p, sz] of env.live) expect(intact(env.memory, p, sz)).toBe(true);
+      expect(env.heap.heap_size(ptr)).toBe(0);
+    },
+  );
 
   it("heap_free(NaN) raises EINVAL and heap_free(0) does nothing", () => {
     const { heap } = populated();
@@ -117,7 +131,8 @@ describe("ListHeap bad input", () => {
 
   it("heap_size is 0 for pointers it did not hand out, never throwing", () => {
     const { heap, live, freed } = populated();
-    for (const ptr of [0, NaN, -5, 1.5, 0x7f0000, live[3]![0] + 16, freed]) expect(heap.heap_size(ptr)).toBe(0);
+    for (const ptr of [0, NaN, -5, 1.5, 0x7f0000, live[3]![0] + 16, freed])
+      expect(heap.heap_size(ptr)).toBe(0);
   });
 });
 
@@ -152,12 +167,18 @@ describe("ListHeap behaviour", () => {
   it("returns every arena to the page source once empty", () => {
     const { heap, source } = makeHeap();
     const ptrs = [];
-    for (let i = 0; i < 500; i++) ptrs.push(heap.heap_alloc((i * 37) % 3000, i % 5 === 0 ? 512 : 0));
+    for (let i = 0; i < 500; i++)
+      ptrs.push(heap.heap_alloc((i * 37) % 3000, i % 5 === 0 ? 512 : 0));
     expect(source.stats().pagesInUse).toBeGreaterThan(0);
     for (const p of ptrs.reverse()) heap.heap_free(p);
     heap.check();
     expect(source.stats().pagesInUse).toBe(0);
-    expect(heap.stats()).toMatchObject({ liveBlocks: 0, liveBytes: 0, requestedBytes: 0, footprintBytes: 0 });
+    expect(heap.stats()).toMatchObject({
+      liveBlocks: 0,
+      liveBytes: 0,
+      requestedBytes: 0,
+      footprintBytes: 0,
+    });
   });
 
   it("returns 0 when the page source is exhausted and recovers after frees", () => {

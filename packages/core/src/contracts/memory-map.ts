@@ -1,5 +1,6 @@
 /** Types of firmware memory-map entries (E820 types 1-5, others kept as "unknown"). */
-export type MemoryType = "usable" | "reserved" | "acpi-reclaimable" | "acpi-nvs" | "bad" | "unknown";
+export type MemoryType =
+  "usable" | "reserved" | "acpi-reclaimable" | "acpi-nvs" | "bad" | "unknown";
 
 /** One entry of a firmware memory map. `raw` keeps the firmware's type number. */
 export interface MemoryMapEntry {

@@ -17,12 +17,20 @@ export default definePlugin({
   options: z
     .object({
       sizeMiB: z.number().int().min(1).max(4096).default(64).describe("size of the flat memory"),
-      pageLimit: z.number().int().min(0).optional().describe("most pages in use at once (out-of-memory tests)"),
+      pageLimit: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe("most pages in use at once (out-of-memory tests)"),
     })
     .strict(),
   register(container, options) {
     const memory = new FlatMemory(options.sizeMiB * MiB);
-    const source = new FlatPageSource(memory, options.pageLimit === undefined ? {} : { pageLimit: options.pageLimit });
+    const source = new FlatPageSource(
+      memory,
+      options.pageLimit === undefined ? {} : { pageLimit: options.pageLimit },
+    );
     container.register(TOKENS.PhysicalMemory, { useValue: memory });
     container.register(TOKENS.Memory, { useValue: memory });
     container.register(TOKENS.PageSource, { useValue: source });

@@ -13,12 +13,20 @@ export default definePlugin({
   description: "first-fit free-list heap with coalescing (the K&R / xv6 kind)",
   options: z
     .object({
-      arenaBytes: z.number().int().min(4096).max(2 ** 31).default(65536).describe("preferred arena size"),
+      arenaBytes: z
+        .number()
+        .int()
+        .min(4096)
+        .max(2 ** 31)
+        .default(65536)
+        .describe("preferred arena size"),
     })
     .strict(),
   register(container, options) {
     container.register(TOKENS.Heap, {
-      useFactory: instanceCachingFactory((c) => new ListHeap(c.resolve(TOKENS.PageSource), options)),
+      useFactory: instanceCachingFactory(
+        (c) => new ListHeap(c.resolve(TOKENS.PageSource), options),
+      ),
     });
   },
 });
