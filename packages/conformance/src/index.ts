@@ -1,1 +1,44 @@
-export {};
+/**
+ * @allockit/conformance: the conformance suites, exported so plugin authors run them in their
+ * own vitest files. `heapConformance` declares the heap suite; the `run*` functions run the
+ * same checks outside vitest and throw a ConformanceViolation on the first broken rule.
+ */
+export { ConformanceViolation, isConformanceViolation } from "./violation.js";
+export { DEFAULT_FLAT_MEMORY_BYTES, flatHeapFactory } from "./heap/factory.js";
+export type {
+  FlatHeapFactoryOptions,
+  HeapEnvironment,
+  HeapFactory,
+  HeapUnderTest,
+} from "./heap/factory.js";
+export {
+  DEFAULT_MAX_ALIGN,
+  DEFAULT_MAX_COMMANDS,
+  DEFAULT_NUM_RUNS,
+  DEFAULT_OUT_OF_MEMORY_PAGE_LIMIT,
+  FUZZ_RUNS_ENV,
+  FUZZ_SEED_ENV,
+  resolveHeapOptions,
+} from "./heap/options.js";
+export type { HeapConformanceOptions, ResolvedHeapOptions } from "./heap/options.js";
+export { FOREIGN_KINDS, FREE_ORDERS, HeapHarness, profileHeap } from "./heap/harness.js";
+export type {
+  FreeOrder,
+  ForeignKind,
+  HeapProfile,
+  HeapRunCounters,
+  TrackedBlock,
+} from "./heap/harness.js";
+export type { BadArgument } from "./heap/bad-arguments.js";
+export { runHeapModel } from "./heap/model-run.js";
+export type { HeapModelReport } from "./heap/model-run.js";
+export {
+  runAlignmentSweep,
+  runBadArgumentTable,
+  runBadPointerTable,
+  runOutOfMemory,
+  runReleaseScenario,
+} from "./heap/scenarios.js";
+export type { ScenarioReport } from "./heap/scenarios.js";
+export { heapConformance, runHeapConformance } from "./heap/suite.js";
+export type { HeapConformanceReport } from "./heap/suite.js";

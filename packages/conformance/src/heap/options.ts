@@ -1,0 +1,138 @@
+import { isPowerOfTwo } from "@allockit/core";
+
+/** Tuning of the heap conformance suite. Every field has a CI-friendly default. */
+export interface HeapConformanceOptions {
+  /**
+   * Random operation sequences per heap (default 1000). The environment variable
+   * `ALLOCKIT_FUZZ_RUNS` sets it too; when both are given the larger count wins, so a nightly
+   * job can raise the count of every suite without editing test files.
+   */
+  numRuns?: number;
+  /** Longest random sequence, in commands (default 60). */
+  maxCommands?: number;
+  /**
+   * Seed of the random sequences (default: `ALLOCKIT_FUZZ_SEED`, else a fresh one). A failure
+   * report prints the seed and path that replay it.
+   */
+  seed?: number;
+  /** Replay path from a failure report (with `seed`): reruns just the failing case. */
+  path?: string;
+  /**
+   * The `replayPath="..."` a failure report prints after the counterexample (with `seed` and
+   * `path`): lets fast-check rebuild the exact shrunk command sequence.
+   */
+  replayPath?: string;
+  /** Largest block size tried, in bytes (default 4 pages). */
+  maxBlockSize?: number;
+  /** Largest alignment tried (default 4096, and never above the heap's `maxAlign`). */
+  maxAlign?: number;
+  /** Page limit of the out-of-memory checks (default 16 pages). */
+  outOfMemoryPageLimit?: number;
+  /** Timeout of each vitest test in milliseconds (default: vitest's configured timeout). */
+  timeoutMs?: number;
+}
+
+/** Options with defaults and the environment applied. */
+export interface ResolvedHeapOptions {
+  readonly numRuns: number;
+  readonly maxCommands: number;
+  readonly seed: number;
+  readonly path: string | undefined;
+  readonly replayPath: string | undefined;
+  readonly maxBlockSize: number;
+  readonly maxAlign: number;
+  readonly outOfMemoryPageLimit: number;
+  readonly timeoutMs: number | undefined;
+}
+
+export const DEFAULT_NUM_RUNS = 1000;
+export const DEFAULT_MAX_COMMANDS = 60;
+export const DEFAULT_MAX_ALIGN = 4096;
+export const DEFAULT_OUT_OF_MEMORY_PAGE_LIMIT = 16;
+export const FUZZ_RUNS_ENV = "ALLOCKIT_FUZZ_RUNS";
+export const FUZZ_SEED_ENV = "ALLOCKIT_FUZZ_SEED";
+
+function readEnv(name: string): string | undefined {
+  // `process` is absent outside Node (a browser runner); the suite then just uses its options.
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+    ?.env;
+  const value = env?.[name]?.trim();
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function parseIntegerEnv(name: string, min: number): number | undefined {
+  const text = readEnv(name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(`${name}=${JSON.stringify(text)} is not an integer >= ${min}`);
+  }
+  return value;
+}
+
+function requireInteger(what: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(
+      `heap conformance option ${what} = ${String(value)} is not an integer >= ${min}`,
+    );
+  }
+  return value;
+}
+
+function freshSeed(): number {
+  return (Date.now() ^ Math.floor(Math.random() * 0x100000000)) | 0;
+}
+
+/** Applies defaults, `ALLOCKIT_FUZZ_RUNS` and `ALLOCKIT_FUZZ_SEED`; throws RangeError on nonsense. */
+export function resolveHeapOptions(
+  options: HeapConformanceOptions = {},
+  pageSize = 4096,
+): ResolvedHeapOptions {
+  const envRuns = parseIntegerEnv(FUZZ_RUNS_ENV, 1);
+  const envSeed = readEnv(FUZZ_SEED_ENV);
+  let numRuns =
+    options.numRuns === undefined
+      ? (envRuns ?? DEFAULT_NUM_RUNS)
+      : requireInteger("numRuns", options.numRuns, 1);
+  if (envRuns !== undefined) numRuns = Math.max(numRuns, envRuns);
+  let seed: number;
+  if (options.seed !== undefined) {
+    if (!Number.isSafeInteger(options.seed))
+      throw new RangeError(
+        `heap conformance option seed = ${String(options.seed)} is not an integer`,
+      );
+    seed = options.seed;
+  } else if (envSeed !== undefined) {
+    seed = Number(envSeed);
+    if (!Number.isSafeInteger(seed))
+      throw new RangeError(`${FUZZ_SEED_ENV}=${JSON.stringify(envSeed)} is not an integer`);
+  } else seed = freshSeed();
+  const maxAlign = options.maxAlign ?? DEFAULT_MAX_ALIGN;
+  if (!isPowerOfTwo(maxAlign))
+    throw new RangeError(
+      `heap conformance option maxAlign = ${String(maxAlign)} is not a power of two`,
+    );
+  if (options.path !== undefined && options.seed === undefined && envSeed === undefined) {
+    throw new RangeError(
+      "heap conformance option path replays a failure only together with its seed",
+    );
+  }
+  return {
+    numRuns,
+    maxCommands: requireInteger("maxCommands", options.maxCommands ?? DEFAULT_MAX_COMMANDS, 1),
+    seed,
+    path: options.path,
+    replayPath: options.replayPath,
+    maxBlockSize: requireInteger("maxBlockSize", options.maxBlockSize ?? 4 * pageSize, 1),
+    maxAlign,
+    outOfMemoryPageLimit: requireInteger(
+      "outOfMemoryPageLimit",
+      options.outOfMemoryPageLimit ?? DEFAULT_OUT_OF_MEMORY_PAGE_LIMIT,
+      1,
+    ),
+    timeoutMs:
+      options.timeoutMs === undefined
+        ? undefined
+        : requireInteger("timeoutMs", options.timeoutMs, 1),
+  };
+}
