@@ -246,3 +246,29 @@ describe("allockit run", () => {
     expectUserError(await allockit(["run", "--config", malformed]), "ECONFIG", malformed, "JSON");
   });
 });
+
+describe("allockit schema", () => {
+  it("prints a JSON Schema that names every config section", async () => {
+    const outcome = await allockit(["schema"]);
+    expect(outcome.code).toBe(0);
+    const schema = JSON.parse(outcome.stdout) as {
+      $schema: string;
+      properties: Record<string, unknown>;
+    };
+    expect(schema.$schema).toContain("2020-12");
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(["machine", "pmm", "vmm", "heap"]),
+    );
+  });
+
+  it("writes it to a file with --out", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "allockit-schema-"));
+    try {
+      const file = join(dir, "allockit.schema.json");
+      expect((await allockit(["schema", "--out", file])).code).toBe(0);
+      expect(JSON.parse(readFileSync(file, "utf8"))).toHaveProperty("properties.heap");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -6,37 +6,12 @@ import {
   type MemoryMapEntry,
   type MemoryType,
   type PhysRange,
-  isAllocatorError,
 } from "@allockit/core";
-
-/** Property runs: at least 200 by default; ALLOCKIT_FUZZ_RUNS sets another count. */
-function fuzzRuns(defaultRuns = 200): number {
-  const fromEnv = Number(process.env.ALLOCKIT_FUZZ_RUNS);
-  return Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : defaultRuns;
-}
-
-function expectAllocatorError(run: () => unknown, code: string, mentions: string): void {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isAllocatorError(caught), `expected an AllocatorError, got ${String(caught)}`).toBe(true);
-  const error = caught as { code: string; message: string };
-  expect(error.code).toBe(code);
-  expect(error.message).toContain(mentions);
-}
+import { entry, expectAllocatorError, fuzzRuns } from "./helpers.js";
 
 const PAGE = 4096;
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
-
-function entry(base: number, end: number, type: MemoryType, raw?: number): MemoryMapEntry {
-  return raw === undefined
-    ? { base, length: end - base, type }
-    : { base, length: end - base, type, raw };
-}
 
 function range(base: number, end: number, name?: string): PhysRange {
   return name === undefined ? { base, length: end - base } : { base, length: end - base, name };

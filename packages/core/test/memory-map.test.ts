@@ -6,7 +6,6 @@ import {
   type PhysRange,
   e820TypeNumber,
   intersectRanges,
-  isAllocatorError,
   memoryTypeFromE820,
   mergeRanges,
   normalizeMemoryMap,
@@ -14,25 +13,7 @@ import {
   totalBytes,
   usableRanges,
 } from "@allockit/core";
-
-/** Property runs: at least 200 by default; ALLOCKIT_FUZZ_RUNS sets another count. */
-function fuzzRuns(defaultRuns = 200): number {
-  const fromEnv = Number(process.env.ALLOCKIT_FUZZ_RUNS);
-  return Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : defaultRuns;
-}
-
-function expectAllocatorError(run: () => unknown, code: string, mentions: string): void {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  expect(isAllocatorError(caught), `expected an AllocatorError, got ${String(caught)}`).toBe(true);
-  const error = caught as { code: string; message: string };
-  expect(error.code).toBe(code);
-  expect(error.message).toContain(mentions);
-}
+import { entry, expectAllocatorError, fuzzRuns } from "./helpers.js";
 
 const PAGE = 4096;
 const GiB = 2 ** 30;
@@ -46,12 +27,6 @@ const ORDER: MemoryType[] = [
   "unknown",
   "bad",
 ];
-
-function entry(base: number, end: number, type: MemoryType, raw?: number): MemoryMapEntry {
-  return raw === undefined
-    ? { base, length: end - base, type }
-    : { base, length: end - base, type, raw };
-}
 
 describe("E820 type numbers", () => {
   it("maps 1-5 to the known types and everything else to unknown", () => {
