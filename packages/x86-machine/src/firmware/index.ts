@@ -1,0 +1,2 @@
+// Firmware memory maps: E820, presets, parsers, multiboot (being written).
+export {};

@@ -1,0 +1,1 @@
+export * from "./firmware/index.js";
