@@ -1,1 +1,13 @@
+export * from "./registers.js";
+export * from "./paging/entry-bits.js";
+export * as paging32 from "./paging/mode-32bit.js";
+export * as pagingPae from "./paging/mode-pae.js";
+export * as pagingLong from "./paging/mode-long.js";
+export * from "./faults.js";
+export * from "./physical-memory.js";
+export * from "./tlb.js";
+export * from "./walk-trace.js";
+export * from "./cpu.js";
+export * from "./machine.js";
 export * from "./firmware/index.js";
+export * from "./scenario.js";

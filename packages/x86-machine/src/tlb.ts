@@ -1,0 +1,142 @@
+import { AllocatorError, isPowerOfTwo } from "@allockit/core";
+
+/** Rights and state cached with a translation (combined over every level of the walk). */
+export const TLB_WRITABLE = 1;
+export const TLB_USER = 2;
+export const TLB_NX = 4;
+/** D was set in the leaf when the entry was filled; a write through a clean entry re-walks. */
+export const TLB_DIRTY = 8;
+export const TLB_GLOBAL = 16;
+
+/** Counters a TLB keeps. */
+export interface TlbStats {
+  entries: number;
+  hits: number;
+  misses: number;
+  /** Full flushes (CR3 writes, CR0/CR4/EFER changes). */
+  flushes: number;
+  /** INVLPG and fault-driven single-page invalidations. */
+  invalidations: number;
+  /** Entries live now. */
+  live: number;
+}
+
+/**
+ * A translation lookaside buffer: translations cached per 4 KiB linear page, direct-mapped on
+ * the page number. A large page is cached one 4 KiB slice at a time, each slice remembering
+ * its page size so INVLPG anywhere in the large page drops them all. Only successful
+ * translations are cached; the rights are the raw combined bits, so whatever depends on CPL,
+ * CR0.WP, SMEP or SMAP is evaluated on every access and never leaks through the cache.
+ *
+ * State is typed arrays; a lookup or fill allocates nothing.
+ */
+export class Tlb {
+  readonly size: number;
+  readonly mask: number;
+  /** Linear page number cached at each index, or -1. */
+  readonly tag: Float64Array;
+  /** Physical address of the 4 KiB frame behind the page. */
+  readonly frame: Float64Array;
+  /** Backing slot of that frame in physical memory, or -1 (not yet written, or not plain RAM). */
+  readonly slot: Int32Array;
+  readonly flags: Uint8Array;
+  /** log2 of the page size the translation came from (12, 21, 22 or 30). */
+  readonly pageShift: Uint8Array;
+  // Indices that may hold an entry, so flushes cost what was filled, not the TLB size.
+  private readonly filled: Int32Array;
+  private readonly listed: Uint8Array;
+  private filledCount = 0;
+  private largeSlices = 0;
+
+  hits = 0;
+  misses = 0;
+  flushes = 0;
+  invalidations = 0;
+
+  constructor(size = 8192) {
+    if (!isPowerOfTwo(size) || size < 16 || size > 1 << 20) {
+      throw new AllocatorError("EINVAL", `TLB size ${size} is not a power of two in 16 .. 2^20`, size);
+    }
+    this.size = size;
+    this.mask = size - 1;
+    this.tag = new Float64Array(size).fill(-1);
+    this.frame = new Float64Array(size);
+    this.slot = new Int32Array(size);
+    this.flags = new Uint8Array(size);
+    this.pageShift = new Uint8Array(size);
+    this.filled = new Int32Array(size);
+    this.listed = new Uint8Array(size);
+  }
+
+  /** Caches a translation of linear page `vpn`. */
+  fill(vpn: number, frame: number, flags: number, pageShift: number, slot: number): void {
+    const index = vpn & this.mask;
+    if (this.tag[index] !== -1 && this.pageShift[index]! > 12) this.largeSlices--;
+    this.tag[index] = vpn;
+    this.frame[index] = frame;
+    this.flags[index] = flags;
+    this.pageShift[index] = pageShift;
+    this.slot[index] = slot;
+    if (pageShift > 12) this.largeSlices++;
+    if (this.listed[index] === 0) {
+      this.listed[index] = 1;
+      this.filled[this.filledCount++] = index;
+    }
+  }
+
+  private drop(index: number): void {
+    if (this.tag[index] === -1) return;
+    if (this.pageShift[index]! > 12) this.largeSlices--;
+    this.tag[index] = -1;
+  }
+
+  /** INVLPG: drops the translation of the page holding `va`, global or not, whole large pages. */
+  invalidatePage(va: number): void {
+    this.invalidations++;
+    const vpn = Math.floor(va / 4096);
+    const index = vpn & this.mask;
+    if (this.tag[index] === vpn) this.drop(index);
+    if (this.largeSlices === 0) return;
+    for (let i = 0; i < this.filledCount; i++) {
+      const at = this.filled[i]!;
+      const shift = this.pageShift[at]!;
+      if (this.tag[at] === -1 || shift <= 12) continue;
+      const pagesPerLarge = 2 ** (shift - 12);
+      if (Math.floor(this.tag[at]! / pagesPerLarge) === Math.floor(vpn / pagesPerLarge)) this.drop(at);
+    }
+  }
+
+  /** Drops every entry, or every non-global one (a CR3 write). */
+  flush(keepGlobal: boolean): void {
+    this.flushes++;
+    let kept = 0;
+    for (let i = 0; i < this.filledCount; i++) {
+      const at = this.filled[i]!;
+      if (keepGlobal && this.tag[at] !== -1 && (this.flags[at]! & TLB_GLOBAL) !== 0) {
+        this.filled[kept++] = at;
+      } else {
+        this.drop(at);
+        this.listed[at] = 0;
+      }
+    }
+    this.filledCount = kept;
+  }
+
+  /** Live entries (for tests and reports). */
+  get live(): number {
+    let count = 0;
+    for (let i = 0; i < this.filledCount; i++) if (this.tag[this.filled[i]!] !== -1) count++;
+    return count;
+  }
+
+  stats(): TlbStats {
+    return {
+      entries: this.size,
+      hits: this.hits,
+      misses: this.misses,
+      flushes: this.flushes,
+      invalidations: this.invalidations,
+      live: this.live,
+    };
+  }
+}
