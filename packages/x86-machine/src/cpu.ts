@@ -1,4 +1,4 @@
-import { AllocatorError, PAGE_SIZE, formatCanonical, hex, type Memory } from "@allockit/core";
+import { AllocatorError, PAGE_SIZE, formatCanonical, formatSize, hex, type Memory } from "@allockit/core";
 import {
   DoubleFaultError,
   GeneralProtectionError,
@@ -121,7 +121,6 @@ export class Cpu implements Memory {
   // Entries the last walk used (addresses and the low halves read), for the A/D updates.
   private readonly walkEntryAddress = new Float64Array(4);
   private readonly walkEntryLow = new Uint32Array(4);
-  private walkEntries = 0;
   private walkLeafShift = 12;
 
   private handling: PageFaultInfo | undefined;
@@ -532,7 +531,7 @@ export class Cpu implements Memory {
     const user = (options.cpl ?? this.cplValue) === 3 && options.implicit !== true;
     const kindIndex = KIND_NAMES.indexOf(kind);
     if (this.tryTranslate(va, kindIndex, user, options.implicit === true, null)) return this.resultAddress;
-    throw this.recordFault(va, kindIndex, user, options.implicit === true);
+    throw this.recordFault(va, kindIndex, options.implicit === true);
   }
 
   /** Translates with a trace of every level, without touching the TLB (for the walk explainer). */
@@ -550,7 +549,7 @@ export class Cpu implements Memory {
     trace.ok = ok;
     if (ok) {
       trace.physical = this.resultAddress;
-      trace.outcome = `physical ${hex(this.resultAddress)} (${2 ** this.walkLeafShift / 1024} KiB page)`;
+      trace.outcome = `physical ${hex(this.resultAddress)} (${formatSize(2 ** this.walkLeafShift)} page)`;
     } else {
       trace.errorCode = this.faultCode;
       trace.outcome = `#PF error code ${hex(this.faultCode)}: ${this.faultReason}`;
@@ -561,7 +560,7 @@ export class Cpu implements Memory {
   private translateFor(va: number, kind: number, user: boolean, implicit: boolean): number {
     for (let attempt = 0; ; attempt++) {
       if (this.tryTranslate(va, kind, user, implicit, null)) return this.resultAddress;
-      const fault = this.recordFault(va, kind, user, implicit);
+      const fault = this.recordFault(va, kind, implicit);
       this.deliver(fault, attempt);
     }
   }
@@ -620,7 +619,7 @@ export class Cpu implements Memory {
   }
 
   /** Sets CR2, drops the page's TLB entries, counts, and returns the fault as an error. */
-  private recordFault(va: number, kind: number, user: boolean, implicit: boolean): PageFaultError {
+  private recordFault(va: number, kind: number, implicit: boolean): PageFaultError {
     this.faults++;
     this.cr2Value = va;
     this.tlb.invalidatePage(va);
@@ -633,7 +632,6 @@ export class Cpu implements Memory {
       cpu: this.index,
       reason: this.faultReason,
     };
-    void user;
     return new PageFaultError(info, this.formatLinear(va));
   }
 
@@ -687,11 +685,11 @@ export class Cpu implements Memory {
 
   /**
    * The page walk of SDM chapter 4 for the current mode: each level's P, then its reserved
-   * bits, then (with the translation complete) the combined rights. On success it sets A in
-   * every entry used and D in the leaf for a write, fills the TLB (when `fill`), and leaves the
-   * physical address in `resultAddress`. A failing walk modifies nothing.
+   * bits, then (with the translation complete) the combined rights. On success it leaves the
+   * physical address in `resultAddress` and, when `commit`, sets A in every entry used and D in
+   * the leaf for a write and fills the TLB. A failing walk modifies nothing.
    */
-  private walk(va: number, kind: number, user: boolean, implicit: boolean, trace: WalkTrace | null, fill: boolean): boolean {
+  private walk(va: number, kind: number, user: boolean, implicit: boolean, trace: WalkTrace | null, commit: boolean): boolean {
     this.walks++;
     const mem = this.memory;
     const nxe = (this.eferValue & EFER_NXE) !== 0;
@@ -847,22 +845,19 @@ export class Cpu implements Memory {
       return false;
     }
 
-    // Success: A in every entry used, D in the leaf on a write. Each is re-read before the
-    // update, since one entry may serve at two levels (recursive mappings).
-    for (let e = 0; e < entries; e++) {
-      const leaf = e === entries - 1;
-      const want = PTE_A | (leaf && kind === WRITE ? PTE_D : 0);
-      if ((this.walkEntryLow[e]! & want) !== want) {
-        const at = this.walkEntryAddress[e]!;
-        mem.write32(at, mem.read32(at) | want);
-      }
-    }
     if (kind === WRITE || (leafLow & PTE_D) !== 0) flags |= TLB_DIRTY;
-    this.walkEntries = entries;
     this.walkLeafShift = shift;
-    const offsetInPage = va % 2 ** shift;
-    this.resultAddress = pageBase + offsetInPage;
-    if (fill) {
+    this.resultAddress = pageBase + (va % 2 ** shift);
+    if (commit) {
+      // A in every entry used, D in the leaf on a write. Each is re-read before the update,
+      // since one entry may serve at two levels (recursive mappings).
+      for (let e = 0; e < entries; e++) {
+        const want = PTE_A | (e === entries - 1 && kind === WRITE ? PTE_D : 0);
+        if ((this.walkEntryLow[e]! & want) !== want) {
+          const at = this.walkEntryAddress[e]!;
+          mem.write32(at, mem.read32(at) | want);
+        }
+      }
       const frame = this.resultAddress - (va % PAGE_SIZE);
       const slot = mem.isRam(frame, PAGE_SIZE) ? mem.pageSlot(frame, false) : -1;
       this.tlb.fill(Math.floor(va / PAGE_SIZE), frame, flags, shift, slot);

@@ -68,7 +68,7 @@ export class PageFaultError extends CpuException {
 /** #GP: a non-canonical address, reserved PDPTE bits, a bad control-register value. */
 export class GeneralProtectionError extends CpuException {
   constructor(reason: string) {
-    super(`#GP(0): ${reason}`, VECTOR_GP, 0, [reason]);
+    super("#GP(0)", VECTOR_GP, 0, [reason]);
   }
 }
 

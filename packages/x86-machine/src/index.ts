@@ -11,3 +11,4 @@ export * from "./cpu.js";
 export * from "./machine.js";
 export * from "./firmware/index.js";
 export * from "./scenario.js";
+export * from "./walk-explainer.js";

@@ -1,6 +1,8 @@
 import type { CliCommand } from "../registry.js";
 import { runCommand } from "./run.js";
+import { scenarioCommand } from "./scenario.js";
 import { schemaCommand } from "./schema.js";
+import { walkCommand } from "./walk.js";
 
 /** The subcommands the cli package itself provides. */
-export const BUILTIN_COMMANDS: readonly CliCommand[] = [runCommand, schemaCommand];
+export const BUILTIN_COMMANDS: readonly CliCommand[] = [runCommand, scenarioCommand, walkCommand, schemaCommand];
