@@ -1,9 +1,15 @@
-import { AllocatorError, PAGE_SIZE, formatCanonical, formatSize, hex, type Memory } from "@allockit/core";
+import {
+  AllocatorError,
+  PAGE_SIZE,
+  formatCanonical,
+  formatSize,
+  hex,
+  type Memory,
+} from "@allockit/core";
 import {
   DoubleFaultError,
   GeneralProtectionError,
   PageFaultError,
-  isMachineError,
   type PageFaultInfo,
 } from "./faults.js";
 import {
@@ -128,8 +134,16 @@ export class Cpu implements Memory {
   faults = 0;
 
   constructor(options: CpuOptions) {
-    if (!Number.isInteger(options.maxPhysAddr) || options.maxPhysAddr < 32 || options.maxPhysAddr > 52) {
-      throw new AllocatorError("EINVAL", `MAXPHYADDR ${options.maxPhysAddr} is not in 32 .. 52`, options.maxPhysAddr);
+    if (
+      !Number.isInteger(options.maxPhysAddr) ||
+      options.maxPhysAddr < 32 ||
+      options.maxPhysAddr > 52
+    ) {
+      throw new AllocatorError(
+        "EINVAL",
+        `MAXPHYADDR ${options.maxPhysAddr} is not in 32 .. 52`,
+        options.maxPhysAddr,
+      );
     }
     this.index = options.index;
     this.memory = options.memory;
@@ -176,7 +190,8 @@ export class Cpu implements Memory {
   setCr0(value: number): void {
     value >>>= 0;
     const pg = (value & CR0_PG) !== 0;
-    if (pg && (value & CR0_PE) === 0) throw new GeneralProtectionError(`CR0 ${hex(value)}: PG=1 with PE=0`);
+    if (pg && (value & CR0_PE) === 0)
+      throw new GeneralProtectionError(`CR0 ${hex(value)}: PG=1 with PE=0`);
     if (pg && (this.eferValue & EFER_LME) !== 0 && (this.cr4Value & CR4_PAE) === 0) {
       throw new GeneralProtectionError(`CR0.PG=1 with EFER.LME=1 needs CR4.PAE=1`);
     }
@@ -197,7 +212,8 @@ export class Cpu implements Memory {
       throw new GeneralProtectionError("clearing CR4.PAE in IA-32e mode");
     }
     const nextMode = this.modeFor(this.cr0Value, value, this.eferValue);
-    if (nextMode === "pae" && ((this.cr4Value ^ value) & CR4_PAE) !== 0) this.loadPdptes(this.cr3Value);
+    if (nextMode === "pae" && ((this.cr4Value ^ value) & CR4_PAE) !== 0)
+      this.loadPdptes(this.cr3Value);
     const changed = (this.cr4Value ^ value) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP);
     this.cr4Value = value;
     this.modeValue = nextMode;
@@ -223,10 +239,13 @@ export class Cpu implements Memory {
    * every non-global TLB entry.
    */
   setCr3(value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) throw new GeneralProtectionError(`CR3 value ${String(value)}`);
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new GeneralProtectionError(`CR3 value ${String(value)}`);
     const limit = this.modeValue === "long" ? 2 ** this.maxPhysAddr : TWO_POW_32;
     if (value >= limit) {
-      throw new GeneralProtectionError(`CR3 ${hex(value)} sets bits at or above MAXPHYADDR (${this.maxPhysAddr})`);
+      throw new GeneralProtectionError(
+        `CR3 ${hex(value)} sets bits at or above MAXPHYADDR (${this.maxPhysAddr})`,
+      );
     }
     if (this.modeValue === "pae") this.loadPdptes(value);
     this.cr3Value = value;
@@ -296,7 +315,10 @@ export class Cpu implements Memory {
     for (let i = 0; i < 4; i++) {
       low[i] = this.memory.read32(base + i * 8);
       high[i] = this.memory.read32(base + i * 8 + 4);
-      if ((low[i]! & PTE_P) !== 0 && ((low[i]! & mpae.PDPTE_RESERVED_LOW) !== 0 || (high[i]! & reservedHigh) !== 0)) {
+      if (
+        (low[i]! & PTE_P) !== 0 &&
+        ((low[i]! & mpae.PDPTE_RESERVED_LOW) !== 0 || (high[i]! & reservedHigh) !== 0)
+      ) {
         throw new GeneralProtectionError(
           `PDPTE ${i} at ${hex(base + i * 8)} = ${hex64(high[i]!, low[i]!)} sets reserved bits ` +
             `(${hex64(high[i]! & reservedHigh, low[i]! & mpae.PDPTE_RESERVED_LOW)}) while loading PDPTEs from CR3 ${hex(cr3)}`,
@@ -313,7 +335,8 @@ export class Cpu implements Memory {
     const user = this.cplValue === 3;
     for (let flags = 0; flags < 32; flags++) {
       this.readOk[flags] = this.allows(READ, flags, user, false) ? 1 : 0;
-      this.writeOk[flags] = (flags & TLB_DIRTY) !== 0 && this.allows(WRITE, flags, user, false) ? 1 : 0;
+      this.writeOk[flags] =
+        (flags & TLB_DIRTY) !== 0 && this.allows(WRITE, flags, user, false) ? 1 : 0;
     }
   }
 
@@ -331,7 +354,9 @@ export class Cpu implements Memory {
     if (kind === FETCH) return !(userPage && (this.cr4Value & CR4_SMEP) !== 0) && !noExecute;
     // SMAP: explicit supervisor accesses may touch user pages only with RFLAGS.AC=1.
     const smapBlocks =
-      userPage && (this.cr4Value & CR4_SMAP) !== 0 && (implicit || (this.rflagsValue & RFLAGS_AC) === 0);
+      userPage &&
+      (this.cr4Value & CR4_SMAP) !== 0 &&
+      (implicit || (this.rflagsValue & RFLAGS_AC) === 0);
     if (kind === READ) return !smapBlocks;
     return !smapBlocks && (writable || (this.cr0Value & CR0_WP) === 0);
   }
@@ -340,13 +365,16 @@ export class Cpu implements Memory {
   private deniedBecause(kind: number, flags: number, user: boolean, implicit: boolean): string {
     const userPage = (flags & TLB_USER) !== 0;
     if (user) {
-      if (!userPage) return "user-mode access to a supervisor-mode page (U/S=0 in at least one level)";
-      if (kind === WRITE) return "user-mode write to a read-only page (R/W=0 in at least one level)";
+      if (!userPage)
+        return "user-mode access to a supervisor-mode page (U/S=0 in at least one level)";
+      if (kind === WRITE)
+        return "user-mode write to a read-only page (R/W=0 in at least one level)";
       return "user-mode instruction fetch from an execute-disable page (XD=1 in at least one level, EFER.NXE=1)";
     }
     const who = implicit ? "implicit supervisor-mode" : "supervisor-mode";
     if (kind === FETCH) {
-      if (userPage && (this.cr4Value & CR4_SMEP) !== 0) return "SMEP: supervisor-mode instruction fetch from a user-mode page (CR4.SMEP=1)";
+      if (userPage && (this.cr4Value & CR4_SMEP) !== 0)
+        return "SMEP: supervisor-mode instruction fetch from a user-mode page (CR4.SMEP=1)";
       return "supervisor-mode instruction fetch from an execute-disable page (XD=1 in at least one level, EFER.NXE=1)";
     }
     if (userPage && (this.cr4Value & CR4_SMAP) !== 0) {
@@ -366,7 +394,9 @@ export class Cpu implements Memory {
       const slot = this.tlbSlot[i]!;
       if (slot >= 0) {
         this.tlb.hits++;
-        return this.pools[slot >>> 8]!.getUint8(PhysicalRam.slotOffset(slot) + (va - vpn * PAGE_SIZE));
+        return this.pools[slot >>> 8]!.getUint8(
+          PhysicalRam.slotOffset(slot) + (va - vpn * PAGE_SIZE),
+        );
       }
     }
     return this.access(va, 1, READ, 0);
@@ -407,7 +437,10 @@ export class Cpu implements Memory {
       const slot = this.tlbSlot[i]!;
       if (slot >= 0) {
         this.tlb.hits++;
-        this.pools[slot >>> 8]!.setUint8(PhysicalRam.slotOffset(slot) + (va - vpn * PAGE_SIZE), value);
+        this.pools[slot >>> 8]!.setUint8(
+          PhysicalRam.slotOffset(slot) + (va - vpn * PAGE_SIZE),
+          value,
+        );
         return;
       }
     }
@@ -418,7 +451,11 @@ export class Cpu implements Memory {
     const vpn = Math.floor(va / PAGE_SIZE);
     const i = vpn & this.tlbMask;
     const offset = va - vpn * PAGE_SIZE;
-    if (this.tlbTag[i] === vpn && this.writeOk[this.tlbFlags[i]!] === 1 && offset <= PAGE_SIZE - 2) {
+    if (
+      this.tlbTag[i] === vpn &&
+      this.writeOk[this.tlbFlags[i]!] === 1 &&
+      offset <= PAGE_SIZE - 2
+    ) {
       const slot = this.tlbSlot[i]!;
       if (slot >= 0) {
         this.tlb.hits++;
@@ -433,7 +470,11 @@ export class Cpu implements Memory {
     const vpn = Math.floor(va / PAGE_SIZE);
     const i = vpn & this.tlbMask;
     const offset = va - vpn * PAGE_SIZE;
-    if (this.tlbTag[i] === vpn && this.writeOk[this.tlbFlags[i]!] === 1 && offset <= PAGE_SIZE - 4) {
+    if (
+      this.tlbTag[i] === vpn &&
+      this.writeOk[this.tlbFlags[i]!] === 1 &&
+      offset <= PAGE_SIZE - 4
+    ) {
       const slot = this.tlbSlot[i]!;
       if (slot >= 0) {
         this.tlb.hits++;
@@ -471,7 +512,12 @@ export class Cpu implements Memory {
   }
 
   /** Translates page by page (with faults and retries) and hands each physical run to `run`. */
-  private eachRun(va: number, length: number, kind: number, run: (pa: number, bytes: number) => void): void {
+  private eachRun(
+    va: number,
+    length: number,
+    kind: number,
+    run: (pa: number, bytes: number) => void,
+  ): void {
     let at = va;
     const end = va + length;
     while (at < end) {
@@ -505,7 +551,11 @@ export class Cpu implements Memory {
   private refreshSlot(va: number, pa: number): void {
     const vpn = Math.floor(va / PAGE_SIZE);
     const i = vpn & this.tlbMask;
-    if (this.tlbTag[i] === vpn && this.tlbSlot[i]! < 0 && this.memory.isRam(pa - (pa % PAGE_SIZE), PAGE_SIZE)) {
+    if (
+      this.tlbTag[i] === vpn &&
+      this.tlbSlot[i]! < 0 &&
+      this.memory.isRam(pa - (pa % PAGE_SIZE), PAGE_SIZE)
+    ) {
       this.tlbSlot[i] = this.memory.pageSlot(pa, false);
     }
   }
@@ -530,14 +580,26 @@ export class Cpu implements Memory {
   probe(va: number, kind: AccessKind, options: { cpl?: number; implicit?: boolean } = {}): number {
     const user = (options.cpl ?? this.cplValue) === 3 && options.implicit !== true;
     const kindIndex = KIND_NAMES.indexOf(kind);
-    if (this.tryTranslate(va, kindIndex, user, options.implicit === true, null)) return this.resultAddress;
+    if (this.tryTranslate(va, kindIndex, user, options.implicit === true, null))
+      return this.resultAddress;
     throw this.recordFault(va, kindIndex, options.implicit === true);
   }
 
   /** Translates with a trace of every level, without touching the TLB (for the walk explainer). */
-  explain(va: number, kind: AccessKind, options: { cpl?: number; implicit?: boolean } = {}): WalkTrace {
+  explain(
+    va: number,
+    kind: AccessKind,
+    options: { cpl?: number; implicit?: boolean } = {},
+  ): WalkTrace {
     const user = (options.cpl ?? this.cplValue) === 3 && options.implicit !== true;
-    const trace: WalkTrace = { mode: this.modeValue, address: va, access: kind, levels: [], ok: false, outcome: "" };
+    const trace: WalkTrace = {
+      mode: this.modeValue,
+      address: va,
+      access: kind,
+      levels: [],
+      ok: false,
+      outcome: "",
+    };
     this.checkLinear(va);
     if (this.modeValue === "none") {
       trace.ok = true;
@@ -545,7 +607,14 @@ export class Cpu implements Memory {
       trace.outcome = `paging is off (CR0.PG=0): physical ${hex(va)}`;
       return trace;
     }
-    const ok = this.walk(va, KIND_NAMES.indexOf(kind), user, options.implicit === true, trace, false);
+    const ok = this.walk(
+      va,
+      KIND_NAMES.indexOf(kind),
+      user,
+      options.implicit === true,
+      trace,
+      false,
+    );
     trace.ok = ok;
     if (ok) {
       trace.physical = this.resultAddress;
@@ -578,7 +647,13 @@ export class Cpu implements Memory {
   }
 
   /** TLB, then walk. True with `resultAddress` set, or false with the fault recorded. */
-  private tryTranslate(va: number, kind: number, user: boolean, implicit: boolean, trace: WalkTrace | null): boolean {
+  private tryTranslate(
+    va: number,
+    kind: number,
+    user: boolean,
+    implicit: boolean,
+    trace: WalkTrace | null,
+  ): boolean {
     this.checkLinear(va);
     if (this.modeValue === "none") {
       this.resultAddress = va;
@@ -615,7 +690,10 @@ export class Cpu implements Memory {
 
   /** SDM 4.7: I is reported only when SMEP is on, or NXE is on in PAE / 4-level paging. */
   private fetchBitApplies(): boolean {
-    return (this.cr4Value & CR4_SMEP) !== 0 || ((this.cr4Value & CR4_PAE) !== 0 && (this.eferValue & EFER_NXE) !== 0);
+    return (
+      (this.cr4Value & CR4_SMEP) !== 0 ||
+      ((this.cr4Value & CR4_PAE) !== 0 && (this.eferValue & EFER_NXE) !== 0)
+    );
   }
 
   /** Sets CR2, drops the page's TLB entries, counts, and returns the fault as an error. */
@@ -649,9 +727,6 @@ export class Cpu implements Memory {
     let resolved: boolean;
     try {
       resolved = handler(fault.info);
-    } catch (error) {
-      if (isMachineError(error)) throw error;
-      throw new DoubleFaultError(fault.info, error);
     } finally {
       this.handling = undefined;
     }
@@ -671,13 +746,29 @@ export class Cpu implements Memory {
     return false;
   }
 
-  private reserved(kind: number, user: boolean, what: string, at: number, value: string, bits: string, rule: string): false {
+  private reserved(
+    kind: number,
+    user: boolean,
+    what: string,
+    at: number,
+    value: string,
+    bits: string,
+    rule: string,
+  ): false {
     this.faultCode = PF_P | PF_RSVD | this.accessBits(kind, user);
     this.faultReason = `${what} at ${hex(at)} = ${value} sets reserved bits ${bits} (${rule})`;
     return false;
   }
 
-  private level(trace: WalkTrace | null, name: string, index: number, at: number, low: number, high: number, wide: boolean): void {
+  private level(
+    trace: WalkTrace | null,
+    name: string,
+    index: number,
+    at: number,
+    low: number,
+    high: number,
+    wide: boolean,
+  ): void {
     if (trace === null) return;
     const entry: WalkLevel = { name, index, entryAddress: at, low, high, wide };
     trace.levels.push(entry);
@@ -689,7 +780,14 @@ export class Cpu implements Memory {
    * physical address in `resultAddress` and, when `commit`, sets A in every entry used and D in
    * the leaf for a write and fills the TLB. A failing walk modifies nothing.
    */
-  private walk(va: number, kind: number, user: boolean, implicit: boolean, trace: WalkTrace | null, commit: boolean): boolean {
+  private walk(
+    va: number,
+    kind: number,
+    user: boolean,
+    implicit: boolean,
+    trace: WalkTrace | null,
+    commit: boolean,
+  ): boolean {
     this.walks++;
     const mem = this.memory;
     const nxe = (this.eferValue & EFER_NXE) !== 0;
@@ -715,7 +813,15 @@ export class Cpu implements Memory {
         if ((pde & PTE_PS) !== 0 && (this.cr4Value & CR4_PSE) !== 0) {
           const bad = pde & m32.largePageReservedMask(M);
           if (bad !== 0) {
-            return this.reserved(kind, user, "4 MiB PDE", pdeAddr, hex(pde, 8), hex(bad), `bits 21:${Math.min(M, 40) - 19} of a 4 MiB PDE with MAXPHYADDR ${M}`);
+            return this.reserved(
+              kind,
+              user,
+              "4 MiB PDE",
+              pdeAddr,
+              hex(pde, 8),
+              hex(bad),
+              `bits 21:${Math.min(M, 40) - 19} of a 4 MiB PDE with MAXPHYADDR ${M}`,
+            );
           }
           leafLow = pde;
           pageBase = m32.largePageHighBits(pde) * TWO_POW_32 + ((pde & 0xffc00000) >>> 0);
@@ -741,18 +847,36 @@ export class Cpu implements Memory {
         const pdpteHigh = this.pdpteHigh[index]!;
         const pdpteAt = mpae.pdptBase(this.cr3Value) + index * 8;
         this.level(trace, "PDPTE (register)", index, pdpteAt, pdpteLow, pdpteHigh, true);
-        if ((pdpteLow & PTE_P) === 0) return this.notPresent(kind, user, "PDPTE register", pdpteAt, hex64(pdpteHigh, pdpteLow));
+        if ((pdpteLow & PTE_P) === 0)
+          return this.notPresent(kind, user, "PDPTE register", pdpteAt, hex64(pdpteHigh, pdpteLow));
         const reservedHigh = mpae.highReservedMask(M, !nxe);
         const pdeAddr = mlong.entryAddress(pdpteLow, pdpteHigh) + mpae.pdeIndex(va) * 8;
         const pdeLow = mem.read32(pdeAddr);
         const pdeHigh = mem.read32(pdeAddr + 4);
         this.level(trace, "PDE", mpae.pdeIndex(va), pdeAddr, pdeLow, pdeHigh, true);
-        if ((pdeLow & PTE_P) === 0) return this.notPresent(kind, user, "PDE", pdeAddr, hex64(pdeHigh, pdeLow));
+        if ((pdeLow & PTE_P) === 0)
+          return this.notPresent(kind, user, "PDE", pdeAddr, hex64(pdeHigh, pdeLow));
         if ((pdeHigh & reservedHigh) !== 0) {
-          return this.reserved(kind, user, "PDE", pdeAddr, hex64(pdeHigh, pdeLow), hex64(pdeHigh & reservedHigh, 0), highRule("PAE", M, nxe));
+          return this.reserved(
+            kind,
+            user,
+            "PDE",
+            pdeAddr,
+            hex64(pdeHigh, pdeLow),
+            hex64(pdeHigh & reservedHigh, 0),
+            highRule("PAE", M, nxe),
+          );
         }
         if ((pdeLow & PTE_PS) !== 0 && (pdeLow & mpae.LARGE_PAGE_RESERVED_LOW) !== 0) {
-          return this.reserved(kind, user, "2 MiB PDE", pdeAddr, hex64(pdeHigh, pdeLow), hex(pdeLow & mpae.LARGE_PAGE_RESERVED_LOW), "bits 20:13 of a 2 MiB PDE");
+          return this.reserved(
+            kind,
+            user,
+            "2 MiB PDE",
+            pdeAddr,
+            hex64(pdeHigh, pdeLow),
+            hex(pdeLow & mpae.LARGE_PAGE_RESERVED_LOW),
+            "bits 20:13 of a 2 MiB PDE",
+          );
         }
         this.walkEntryAddress[entries] = pdeAddr;
         this.walkEntryLow[entries++] = pdeLow;
@@ -769,9 +893,18 @@ export class Cpu implements Memory {
         const pteLow = mem.read32(pteAddr);
         const pteHigh = mem.read32(pteAddr + 4);
         this.level(trace, "PTE", mpae.pteIndex(va), pteAddr, pteLow, pteHigh, true);
-        if ((pteLow & PTE_P) === 0) return this.notPresent(kind, user, "PTE", pteAddr, hex64(pteHigh, pteLow));
+        if ((pteLow & PTE_P) === 0)
+          return this.notPresent(kind, user, "PTE", pteAddr, hex64(pteHigh, pteLow));
         if ((pteHigh & reservedHigh) !== 0) {
-          return this.reserved(kind, user, "PTE", pteAddr, hex64(pteHigh, pteLow), hex64(pteHigh & reservedHigh, 0), highRule("PAE", M, nxe));
+          return this.reserved(
+            kind,
+            user,
+            "PTE",
+            pteAddr,
+            hex64(pteHigh, pteLow),
+            hex64(pteHigh & reservedHigh, 0),
+            highRule("PAE", M, nxe),
+          );
         }
         this.walkEntryAddress[entries] = pteAddr;
         this.walkEntryLow[entries++] = pteLow;
@@ -797,19 +930,52 @@ export class Cpu implements Memory {
           this.level(trace, name, index, at, low, high, true);
           if ((low & PTE_P) === 0) return this.notPresent(kind, user, name, at, hex64(high, low));
           if ((high & reservedHigh) !== 0) {
-            return this.reserved(kind, user, name, at, hex64(high, low), hex64(high & reservedHigh, 0), highRule("4-level", M, nxe));
+            return this.reserved(
+              kind,
+              user,
+              name,
+              at,
+              hex64(high, low),
+              hex64(high & reservedHigh, 0),
+              highRule("4-level", M, nxe),
+            );
           }
           const large = depth > 0 && depth < 3 && (low & PTE_PS) !== 0;
           if (depth === 0 && (low & PTE_PS) !== 0) {
-            return this.reserved(kind, user, name, at, hex64(high, low), hex(PTE_PS), "PS (bit 7) of a PML4E");
+            return this.reserved(
+              kind,
+              user,
+              name,
+              at,
+              hex64(high, low),
+              hex(PTE_PS),
+              "PS (bit 7) of a PML4E",
+            );
           }
           if (large && depth === 1 && !this.page1GB) {
-            return this.reserved(kind, user, name, at, hex64(high, low), hex(PTE_PS), "PS (bit 7) of a PDPTE on a CPU without 1 GiB pages");
+            return this.reserved(
+              kind,
+              user,
+              name,
+              at,
+              hex64(high, low),
+              hex(PTE_PS),
+              "PS (bit 7) of a PDPTE on a CPU without 1 GiB pages",
+            );
           }
           if (large) {
-            const lowMask = depth === 1 ? mlong.HUGE_PAGE_RESERVED_LOW : mlong.LARGE_PAGE_RESERVED_LOW;
+            const lowMask =
+              depth === 1 ? mlong.HUGE_PAGE_RESERVED_LOW : mlong.LARGE_PAGE_RESERVED_LOW;
             if ((low & lowMask) !== 0) {
-              return this.reserved(kind, user, depth === 1 ? "1 GiB PDPTE" : "2 MiB PDE", at, hex64(high, low), hex(low & lowMask), depth === 1 ? "bits 29:13 of a 1 GiB PDPTE" : "bits 20:13 of a 2 MiB PDE");
+              return this.reserved(
+                kind,
+                user,
+                depth === 1 ? "1 GiB PDPTE" : "2 MiB PDE",
+                at,
+                hex64(high, low),
+                hex(low & lowMask),
+                depth === 1 ? "bits 29:13 of a 1 GiB PDPTE" : "bits 20:13 of a 2 MiB PDE",
+              );
             }
           }
           this.walkEntryAddress[entries] = at;
@@ -875,5 +1041,7 @@ function highRule(mode: string, maxPhysAddr: number, nxe: boolean): string {
 
 /** A 64-bit value from halves, as 0x + 16 hex digits. */
 export function hex64(high: number, low: number): string {
-  return "0x" + (high >>> 0).toString(16).padStart(8, "0") + (low >>> 0).toString(16).padStart(8, "0");
+  return (
+    "0x" + (high >>> 0).toString(16).padStart(8, "0") + (low >>> 0).toString(16).padStart(8, "0")
+  );
 }

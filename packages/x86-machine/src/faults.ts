@@ -19,7 +19,11 @@ export class MachineError extends Error {
 
 /** True for any MachineError, also one raised by another copy of this package. */
 export function isMachineError(error: unknown): error is MachineError {
-  return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[BRAND] === true
+  );
 }
 
 /** A CPU exception that reached the caller: vector, error code, and for #PF the CR2 value. */
@@ -78,12 +82,10 @@ export class DoubleFaultError extends CpuException {
     readonly first: PageFaultInfo,
     readonly second: unknown,
   ) {
-    super(
-      `#DF: a fault while handling the page fault at ${hex(first.address)}`,
-      VECTOR_DF,
-      0,
-      [`first: ${first.reason}`, `then: ${second instanceof Error ? second.message : String(second)}`],
-    );
+    super(`#DF: a fault while handling the page fault at ${hex(first.address)}`, VECTOR_DF, 0, [
+      `first: ${first.reason}`,
+      `then: ${second instanceof Error ? second.message : String(second)}`,
+    ]);
   }
 }
 

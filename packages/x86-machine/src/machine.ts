@@ -32,7 +32,11 @@ export class Machine {
   constructor(options: MachineOptions = {}) {
     const ramBytes = options.ramBytes ?? 64 * MiB;
     if (options.memoryMap === undefined && (!Number.isSafeInteger(ramBytes) || ramBytes <= 0)) {
-      throw new AllocatorError("EINVAL", `RAM size ${String(ramBytes)} is not a positive byte count`, ramBytes);
+      throw new AllocatorError(
+        "EINVAL",
+        `RAM size ${String(ramBytes)} is not a positive byte count`,
+        ramBytes,
+      );
     }
     this.memoryMap = options.memoryMap ?? [{ base: 0, length: ramBytes, type: "usable" }];
     this.memory = new PhysicalRam(this.memoryMap, { strict: options.strict ?? true });

@@ -53,7 +53,8 @@ export class PhysicalRam implements PhysicalMemory {
   private readonly ramLimit: Float64Array;
   private hitBase = 0;
   private hitLimit = 0;
-  private readonly mmio: Array<{ base: number; end: number; handler: MmioHandler; name: string }> = [];
+  private readonly mmio: Array<{ base: number; end: number; handler: MmioHandler; name: string }> =
+    [];
 
   constructor(map: MemoryMap, options: PhysicalRamOptions = {}) {
     this.strict = options.strict ?? true;
@@ -77,7 +78,11 @@ export class PhysicalRam implements PhysicalMemory {
   /** Registers a device over `[base, base + length)`; accesses there go to `handler`. */
   mapMmio(base: number, length: number, handler: MmioHandler, name = "mmio"): void {
     if (this.mmio.some((m) => base < m.end && m.base < base + length)) {
-      throw new AllocatorError("EINVAL", `MMIO range ${hex(base)}+${hex(length)} overlaps another`, base);
+      throw new AllocatorError(
+        "EINVAL",
+        `MMIO range ${hex(base)}+${hex(length)} overlaps another`,
+        base,
+      );
     }
     this.mmio.push({ base, end: base + length, handler, name });
   }
@@ -178,7 +183,11 @@ export class PhysicalRam implements PhysicalMemory {
       if (slot < 0) return 0;
       const view = this.pools[slot >>> POOL_SHIFT]!;
       const at = PhysicalRam.slotOffset(slot) + offset;
-      return width === 4 ? view.getUint32(at, true) : width === 2 ? view.getUint16(at, true) : view.getUint8(at);
+      return width === 4
+        ? view.getUint32(at, true)
+        : width === 2
+          ? view.getUint16(at, true)
+          : view.getUint8(at);
     }
     return this.readSlow(addr, width);
   }
@@ -201,7 +210,7 @@ export class PhysicalRam implements PhysicalMemory {
   private readSlow(addr: number, width: number): number {
     const device = this.device(addr, width);
     if (device !== undefined) return device.handler.read(addr - device.base, width) >>> 0;
-    if (addr % PAGE_SIZE + width > PAGE_SIZE && this.isRamOrDevice(addr, width)) {
+    if ((addr % PAGE_SIZE) + width > PAGE_SIZE && this.isRamOrDevice(addr, width)) {
       let value = 0;
       for (let i = width - 1; i >= 0; i--) value = value * 256 + this.read(addr + i, 1);
       return value;
@@ -216,7 +225,7 @@ export class PhysicalRam implements PhysicalMemory {
       device.handler.write(addr - device.base, width, value);
       return;
     }
-    if (addr % PAGE_SIZE + width > PAGE_SIZE && this.isRamOrDevice(addr, width)) {
+    if ((addr % PAGE_SIZE) + width > PAGE_SIZE && this.isRamOrDevice(addr, width)) {
       for (let i = 0; i < width; i++) this.write(addr + i, 1, (value >>> (8 * i)) & 0xff);
       return;
     }
@@ -224,7 +233,8 @@ export class PhysicalRam implements PhysicalMemory {
   }
 
   private isRamOrDevice(addr: number, width: number): boolean {
-    for (let i = 0; i < width; i++) if (!this.isRam(addr + i) && this.device(addr + i, 1) === undefined) return false;
+    for (let i = 0; i < width; i++)
+      if (!this.isRam(addr + i) && this.device(addr + i, 1) === undefined) return false;
     return true;
   }
 

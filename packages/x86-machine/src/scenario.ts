@@ -20,7 +20,10 @@ import {
  * the package README.
  */
 
-const number = z.union([z.string().regex(/^(0x[0-9a-fA-F_]+|[0-9_]+)$/, "a hex (0x...) or decimal string"), z.number().int().nonnegative()]);
+const number = z.union([
+  z.string().regex(/^(0x[0-9a-fA-F_]+|[0-9_]+)$/, "a hex (0x...) or decimal string"),
+  z.number().int().nonnegative(),
+]);
 const bool = z.boolean().optional();
 
 const memoryBlock = z.union([
@@ -32,9 +35,30 @@ const memoryBlock = z.union([
 const kind = z.enum(["read", "write", "fetch"]);
 
 const step = z.discriminatedUnion("op", [
-  z.object({ op: z.literal("access"), va: number, kind, cpl: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).default(0), implicit: z.boolean().default(false) }).strict(),
-  z.object({ op: z.literal("writePhys"), pa: number, u32: number.optional(), u64: number.optional() }).strict(),
-  z.object({ op: z.literal("readPhys"), pa: number, width: z.union([z.literal(32), z.literal(64)]).default(32) }).strict(),
+  z
+    .object({
+      op: z.literal("access"),
+      va: number,
+      kind,
+      cpl: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).default(0),
+      implicit: z.boolean().default(false),
+    })
+    .strict(),
+  z
+    .object({
+      op: z.literal("writePhys"),
+      pa: number,
+      u32: number.optional(),
+      u64: number.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      op: z.literal("readPhys"),
+      pa: number,
+      width: z.union([z.literal(32), z.literal(64)]).default(32),
+    })
+    .strict(),
   z.object({ op: z.literal("invlpg"), va: number }).strict(),
   z.object({ op: z.literal("movCr3"), value: number }).strict(),
   z.object({ op: z.literal("setCr0"), wp: bool }).strict(),
@@ -99,32 +123,57 @@ function toNumber(value: string | number, what: string): number {
 }
 
 /** Validates a scenario; errors name the JSON path and the bad value. */
-export function parseScenario(input: unknown, source = "scenario"): z.output<typeof scenarioSchema> {
+export function parseScenario(
+  input: unknown,
+  source = "scenario",
+): z.output<typeof scenarioSchema> {
   const result = scenarioSchema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  throw new AllocatorError("EINVAL", `${source}: ${issue.path.join(".") || "(root)"}: ${issue.message}`, input);
+  throw new AllocatorError(
+    "EINVAL",
+    `${source}: ${issue.path.join(".") || "(root)"}: ${issue.message}`,
+    input,
+  );
 }
 
 /** A machine set up as the scenario describes (memory filled, then paging on with CR3). */
-export function scenarioMachine(input: unknown): { machine: Machine; cpu: Cpu; scenario: z.output<typeof scenarioSchema>; setupFault?: GeneralProtectionError } {
+export function scenarioMachine(input: unknown): {
+  machine: Machine;
+  cpu: Cpu;
+  scenario: z.output<typeof scenarioSchema>;
+  setupFault?: GeneralProtectionError;
+} {
   const scenario = parseScenario(input);
-  const machine = new Machine({ ramBytes: scenario.ramMiB * MiB, maxPhysAddr: scenario.maxPhysAddr, page1GB: scenario.page1GB });
+  const machine = new Machine({
+    ramBytes: scenario.ramMiB * MiB,
+    maxPhysAddr: scenario.maxPhysAddr,
+    page1GB: scenario.page1GB,
+  });
   const cpu = machine.cpu;
   for (const block of scenario.memory) {
     const pa = toNumber(block.pa, "pa");
-    if ("u32" in block) block.u32.forEach((v, i) => machine.memory.write32(pa + i * 4, Number(toBigInt(v) & 0xffffffffn)));
+    if ("u32" in block)
+      block.u32.forEach((v, i) =>
+        machine.memory.write32(pa + i * 4, Number(toBigInt(v) & 0xffffffffn)),
+      );
     else if ("u64" in block) block.u64.forEach((v, i) => writeU64(machine, pa + i * 8, v));
     else block.u8.forEach((v, i) => machine.memory.write8(pa + i, Number(toBigInt(v) & 0xffn)));
   }
-  cpu.setCr4((scenario.cr4.pse ? CR4_PSE : 0) | (scenario.cr4.pge ? CR4_PGE : 0) | (scenario.cr4.smep ? CR4_SMEP : 0) | (scenario.cr4.smap ? CR4_SMAP : 0));
+  cpu.setCr4(
+    (scenario.cr4.pse ? CR4_PSE : 0) |
+      (scenario.cr4.pge ? CR4_PGE : 0) |
+      (scenario.cr4.smep ? CR4_SMEP : 0) |
+      (scenario.cr4.smap ? CR4_SMAP : 0),
+  );
   cpu.setEfer(scenario.efer.nxe ? EFER_NXE : 0);
   cpu.setRflags(0x2 | (scenario.rflags.ac ? RFLAGS_AC : 0));
   cpu.setCr0(scenario.cr0.wp ? cpu.cr0 | CR0_WP : cpu.cr0);
   try {
     cpu.enablePaging(scenario.mode as PagingMode, toNumber(scenario.cr3, "cr3"));
   } catch (error) {
-    if (error instanceof GeneralProtectionError) return { machine, cpu, scenario, setupFault: error };
+    if (error instanceof GeneralProtectionError)
+      return { machine, cpu, scenario, setupFault: error };
     throw error;
   }
   return { machine, cpu, scenario };
@@ -144,14 +193,19 @@ function linear(cpu: Cpu, value: string | number): number {
 /** Runs a scenario and returns one result per step. */
 export function runScenario(input: unknown, options: ScenarioOptions = {}): ScenarioResult {
   const { cpu, machine, scenario, setupFault } = scenarioMachine(input);
-  if (setupFault !== undefined) return { setup: withReason({ fault: "GP" as const }, setupFault, options), steps: [] };
+  if (setupFault !== undefined)
+    return { setup: withReason({ fault: "GP" as const }, setupFault, options), steps: [] };
   const steps: StepResult[] = [];
   for (const s of scenario.steps) {
     try {
       steps.push(runStep(cpu, machine, s));
     } catch (error) {
       if (error instanceof PageFaultError) {
-        const fault = { fault: "PF" as const, errorCode: error.errorCode, cr2: cpu.formatLinear(error.cr2) };
+        const fault = {
+          fault: "PF" as const,
+          errorCode: error.errorCode,
+          cr2: cpu.formatLinear(error.cr2),
+        };
         steps.push(withReason(fault, error, options));
       } else if (error instanceof GeneralProtectionError) {
         steps.push(withReason({ fault: "GP" as const }, error, options));
@@ -163,7 +217,11 @@ export function runScenario(input: unknown, options: ScenarioOptions = {}): Scen
   return { steps };
 }
 
-function withReason<T extends object>(result: T, error: Error & { explanation: readonly string[] }, options: ScenarioOptions): T {
+function withReason<T extends object>(
+  result: T,
+  error: Error & { explanation: readonly string[] },
+  options: ScenarioOptions,
+): T {
   return options.explain ? { ...result, reason: error.explanation.join("; ") } : result;
 }
 
@@ -171,21 +229,24 @@ function runStep(cpu: Cpu, machine: Machine, s: ScenarioStep): StepResult {
   switch (s.op) {
     case "access": {
       const va = linear(cpu, s.va);
-      if (va < 0) throw new GeneralProtectionError(`linear address ${String(s.va)} is not canonical`);
+      if (va < 0)
+        throw new GeneralProtectionError(`linear address ${String(s.va)} is not canonical`);
       const pa = cpu.probe(va, s.kind, { cpl: s.cpl, implicit: s.implicit });
       return { pa: hex(pa) };
     }
     case "writePhys": {
       const pa = toNumber(s.pa, "pa");
       if (s.u64 !== undefined) writeU64(machine, pa, s.u64);
-      else if (s.u32 !== undefined) machine.memory.write32(pa, Number(toBigInt(s.u32) & 0xffffffffn));
+      else if (s.u32 !== undefined)
+        machine.memory.write32(pa, Number(toBigInt(s.u32) & 0xffffffffn));
       else throw new AllocatorError("EINVAL", "writePhys needs u32 or u64", s);
       return {};
     }
     case "readPhys": {
       const pa = toNumber(s.pa, "pa");
       if (s.width === 64) {
-        const value = (BigInt(machine.memory.read64High(pa)) << 32n) | BigInt(machine.memory.read64Low(pa));
+        const value =
+          (BigInt(machine.memory.read64High(pa)) << 32n) | BigInt(machine.memory.read64Low(pa));
         return { value: "0x" + value.toString(16) };
       }
       return { value: hex(machine.memory.read32(pa)) };
@@ -203,7 +264,12 @@ function runStep(cpu: Cpu, machine: Machine, s: ScenarioStep): StepResult {
       return {};
     case "setCr4": {
       let cr4 = cpu.cr4;
-      const bits: Array<[boolean | undefined, number]> = [[s.pse, CR4_PSE], [s.pge, CR4_PGE], [s.smep, CR4_SMEP], [s.smap, CR4_SMAP]];
+      const bits: Array<[boolean | undefined, number]> = [
+        [s.pse, CR4_PSE],
+        [s.pge, CR4_PGE],
+        [s.smep, CR4_SMEP],
+        [s.smap, CR4_SMAP],
+      ];
       for (const [on, bit] of bits) if (on !== undefined) cr4 = on ? cr4 | bit : cr4 & ~bit;
       cpu.setCr4(cr4);
       return {};
@@ -229,7 +295,10 @@ export interface ScenarioMismatch {
  * Runs a scenario and compares each result with its `expect` entry (keys of the expected object
  * must match exactly; a "reason" in the result is ignored). Returns the mismatches.
  */
-export function checkScenario(input: unknown): { result: ScenarioResult; mismatches: ScenarioMismatch[] } {
+export function checkScenario(input: unknown): {
+  result: ScenarioResult;
+  mismatches: ScenarioMismatch[];
+} {
   const scenario = parseScenario(input);
   const result = runScenario(input, { explain: true });
   const mismatches: ScenarioMismatch[] = [];
@@ -241,16 +310,31 @@ export function checkScenario(input: unknown): { result: ScenarioResult; mismatc
   if (scenario.expectSetup !== undefined || result.setup !== undefined) {
     const actual = strip(result.setup);
     if (JSON.stringify(actual) !== JSON.stringify(scenario.expectSetup)) {
-      mismatches.push({ step: -1, op: "setup", expected: scenario.expectSetup, actual: result.setup });
+      mismatches.push({
+        step: -1,
+        op: "setup",
+        expected: scenario.expectSetup,
+        actual: result.setup,
+      });
     }
   }
   const expected = scenario.expect ?? [];
-  if (scenario.expect !== undefined && expected.length !== scenario.steps.length && result.setup === undefined) {
-    mismatches.push({ step: -1, op: "expect", expected: `${scenario.steps.length} entries`, actual: `${expected.length} entries` });
+  if (
+    scenario.expect !== undefined &&
+    expected.length !== scenario.steps.length &&
+    result.setup === undefined
+  ) {
+    mismatches.push({
+      step: -1,
+      op: "expect",
+      expected: `${scenario.steps.length} entries`,
+      actual: `${expected.length} entries`,
+    });
   }
   expected.forEach((want, i) => {
     const got = result.steps[i];
-    const sortKeys = (o: object | undefined) => (o === undefined ? undefined : Object.fromEntries(Object.entries(o).sort()));
+    const sortKeys = (o: object | undefined) =>
+      o === undefined ? undefined : Object.fromEntries(Object.entries(o).sort());
     if (JSON.stringify(sortKeys(strip(got))) !== JSON.stringify(sortKeys(want))) {
       mismatches.push({ step: i, op: scenario.steps[i]?.op ?? "?", expected: want, actual: got });
     }

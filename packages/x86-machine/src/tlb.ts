@@ -8,6 +8,9 @@ export const TLB_NX = 4;
 export const TLB_DIRTY = 8;
 export const TLB_GLOBAL = 16;
 
+/** Tag of an empty entry: not an integer, so no page number (Math.floor of anything) matches it. */
+export const TLB_EMPTY = -0.5;
+
 /** Counters a TLB keeps. */
 export interface TlbStats {
   entries: number;
@@ -33,7 +36,7 @@ export interface TlbStats {
 export class Tlb {
   readonly size: number;
   readonly mask: number;
-  /** Linear page number cached at each index, or -1. */
+  /** Linear page number cached at each index, or TLB_EMPTY. */
   readonly tag: Float64Array;
   /** Physical address of the 4 KiB frame behind the page. */
   readonly frame: Float64Array;
@@ -55,13 +58,17 @@ export class Tlb {
 
   constructor(size = 8192) {
     if (!isPowerOfTwo(size) || size < 16 || size > 1 << 20) {
-      throw new AllocatorError("EINVAL", `TLB size ${size} is not a power of two in 16 .. 2^20`, size);
+      throw new AllocatorError(
+        "EINVAL",
+        `TLB size ${size} is not a power of two in 16 .. 2^20`,
+        size,
+      );
     }
     this.size = size;
     this.mask = size - 1;
-    this.tag = new Float64Array(size).fill(-1);
+    this.tag = new Float64Array(size).fill(TLB_EMPTY);
     this.frame = new Float64Array(size);
-    this.slot = new Int32Array(size);
+    this.slot = new Int32Array(size).fill(-1);
     this.flags = new Uint8Array(size);
     this.pageShift = new Uint8Array(size);
     this.filled = new Int32Array(size);
@@ -71,7 +78,7 @@ export class Tlb {
   /** Caches a translation of linear page `vpn`. */
   fill(vpn: number, frame: number, flags: number, pageShift: number, slot: number): void {
     const index = vpn & this.mask;
-    if (this.tag[index] !== -1 && this.pageShift[index]! > 12) this.largeSlices--;
+    if (this.tag[index] !== TLB_EMPTY && this.pageShift[index]! > 12) this.largeSlices--;
     this.tag[index] = vpn;
     this.frame[index] = frame;
     this.flags[index] = flags;
@@ -85,9 +92,9 @@ export class Tlb {
   }
 
   private drop(index: number): void {
-    if (this.tag[index] === -1) return;
+    if (this.tag[index] === TLB_EMPTY) return;
     if (this.pageShift[index]! > 12) this.largeSlices--;
-    this.tag[index] = -1;
+    this.tag[index] = TLB_EMPTY;
   }
 
   /** INVLPG: drops the translation of the page holding `va`, global or not, whole large pages. */
@@ -100,9 +107,10 @@ export class Tlb {
     for (let i = 0; i < this.filledCount; i++) {
       const at = this.filled[i]!;
       const shift = this.pageShift[at]!;
-      if (this.tag[at] === -1 || shift <= 12) continue;
+      if (this.tag[at] === TLB_EMPTY || shift <= 12) continue;
       const pagesPerLarge = 2 ** (shift - 12);
-      if (Math.floor(this.tag[at]! / pagesPerLarge) === Math.floor(vpn / pagesPerLarge)) this.drop(at);
+      if (Math.floor(this.tag[at]! / pagesPerLarge) === Math.floor(vpn / pagesPerLarge))
+        this.drop(at);
     }
   }
 
@@ -112,7 +120,7 @@ export class Tlb {
     let kept = 0;
     for (let i = 0; i < this.filledCount; i++) {
       const at = this.filled[i]!;
-      if (keepGlobal && this.tag[at] !== -1 && (this.flags[at]! & TLB_GLOBAL) !== 0) {
+      if (keepGlobal && this.tag[at] !== TLB_EMPTY && (this.flags[at]! & TLB_GLOBAL) !== 0) {
         this.filled[kept++] = at;
       } else {
         this.drop(at);
@@ -125,7 +133,7 @@ export class Tlb {
   /** Live entries (for tests and reports). */
   get live(): number {
     let count = 0;
-    for (let i = 0; i < this.filledCount; i++) if (this.tag[this.filled[i]!] !== -1) count++;
+    for (let i = 0; i < this.filledCount; i++) if (this.tag[this.filled[i]!] !== TLB_EMPTY) count++;
     return count;
   }
 

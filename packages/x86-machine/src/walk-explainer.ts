@@ -2,7 +2,16 @@ import { AllocatorError, hex, packCanonical } from "@allockit/core";
 import type { AccessKind, Cpu } from "./cpu.js";
 import { BusError, GeneralProtectionError } from "./faults.js";
 import { Machine } from "./machine.js";
-import { CR0_WP, CR4_PGE, CR4_PSE, CR4_SMAP, CR4_SMEP, EFER_NXE, RFLAGS_AC, type PagingMode } from "./registers.js";
+import {
+  CR0_WP,
+  CR4_PGE,
+  CR4_PSE,
+  CR4_SMAP,
+  CR4_SMEP,
+  EFER_NXE,
+  RFLAGS_AC,
+  type PagingMode,
+} from "./registers.js";
 import { decodeEntryFlags, formatEntry, type WalkTrace } from "./walk-trace.js";
 
 /** Control bits of a walk request, as `allockit walk` takes them. */
@@ -28,7 +37,11 @@ export interface DumpMachineOptions extends ControlBits {
  * writes) at `base`, with paging set up as given. Walks that reach outside the dump raise a
  * BusError naming the entry's address.
  */
-export function machineFromDump(dump: Uint8Array, base: number, options: DumpMachineOptions): Machine {
+export function machineFromDump(
+  dump: Uint8Array,
+  base: number,
+  options: DumpMachineOptions,
+): Machine {
   if (dump.length === 0) throw new AllocatorError("EINVAL", "the memory dump is empty", base);
   const machine = new Machine({
     memoryMap: [{ base, length: dump.length, type: "usable" }],
@@ -47,8 +60,15 @@ export function machineFromDump(dump: Uint8Array, base: number, options: DumpMac
 
 /** Sets WP, PSE, PGE, SMEP, SMAP, NXE and AC as given (others unchanged). */
 export function applyControlBits(cpu: Cpu, bits: ControlBits): void {
-  const set = (value: number, bit: number, on: boolean | undefined) => (on === undefined ? value : on ? value | bit : value & ~bit);
-  cpu.setCr4(set(set(set(set(cpu.cr4, CR4_PSE, bits.pse), CR4_PGE, bits.pge), CR4_SMEP, bits.smep), CR4_SMAP, bits.smap));
+  const set = (value: number, bit: number, on: boolean | undefined) =>
+    on === undefined ? value : on ? value | bit : value & ~bit;
+  cpu.setCr4(
+    set(
+      set(set(set(cpu.cr4, CR4_PSE, bits.pse), CR4_PGE, bits.pge), CR4_SMEP, bits.smep),
+      CR4_SMAP,
+      bits.smap,
+    ),
+  );
   cpu.setEfer(set(cpu.efer, EFER_NXE, bits.nxe));
   cpu.setRflags(set(cpu.rflags, RFLAGS_AC, bits.ac));
   cpu.setCr0(set(cpu.cr0, CR0_WP, bits.wp));
@@ -62,7 +82,10 @@ export function parseLinear(cpu: Cpu, text: string): number {
     if (packed < 0) throw new GeneralProtectionError(`linear address ${text} is not canonical`);
     return packed;
   }
-  if (value < 0n || value >= 1n << 32n) throw new GeneralProtectionError(`linear address ${text} is outside the 32-bit linear address space`);
+  if (value < 0n || value >= 1n << 32n)
+    throw new GeneralProtectionError(
+      `linear address ${text} is outside the 32-bit linear address space`,
+    );
   return Number(value);
 }
 
@@ -70,12 +93,24 @@ export function parseLinear(cpu: Cpu, text: string): number {
  * Explains the walk of `va` for an access of `kind`: each level read, then the physical address
  * or the exact fault with the rule that caused it. Changes nothing (no A/D, no TLB fill).
  */
-export function explainWalk(cpu: Cpu, va: number, kind: AccessKind, options: { cpl?: number; implicit?: boolean } = {}): WalkTrace {
+export function explainWalk(
+  cpu: Cpu,
+  va: number,
+  kind: AccessKind,
+  options: { cpl?: number; implicit?: boolean } = {},
+): WalkTrace {
   try {
     return cpu.explain(va, kind, options);
   } catch (error) {
     if (error instanceof BusError || error instanceof GeneralProtectionError) {
-      return { mode: cpu.mode, address: va, access: kind, levels: [], ok: false, outcome: error.message };
+      return {
+        mode: cpu.mode,
+        address: va,
+        access: kind,
+        levels: [],
+        ok: false,
+        outcome: error.message,
+      };
     }
     throw error;
   }
@@ -89,7 +124,11 @@ const MODE_NAMES: Record<PagingMode, string> = {
 };
 
 /** The walk as readable text, one line per level. */
-export function formatWalk(cpu: Cpu, trace: WalkTrace, options: { cpl?: number; implicit?: boolean } = {}): string {
+export function formatWalk(
+  cpu: Cpu,
+  trace: WalkTrace,
+  options: { cpl?: number; implicit?: boolean } = {},
+): string {
   const on = (value: number, bit: number) => ((value & bit) !== 0 ? 1 : 0);
   const cpl = options.cpl ?? cpu.cpl;
   const lines = [
@@ -98,7 +137,9 @@ export function formatWalk(cpu: Cpu, trace: WalkTrace, options: { cpl?: number; 
   ];
   for (const level of trace.levels) {
     const label = `${level.name}[${level.index}]`.padEnd(22);
-    lines.push(`  ${label} @ ${hex(level.entryAddress).padEnd(14)} = ${formatEntry(level)}  ${decodeEntryFlags(level)}`);
+    lines.push(
+      `  ${label} @ ${hex(level.entryAddress).padEnd(14)} = ${formatEntry(level)}  ${decodeEntryFlags(level)}`,
+    );
   }
   lines.push(`  -> ${trace.outcome}`);
   return lines.join("\n") + "\n";

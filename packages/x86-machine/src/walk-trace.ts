@@ -40,6 +40,8 @@ export function decodeEntryFlags(level: WalkLevel): string {
 /** The raw value of an entry in hex (8 or 16 digits). */
 export function formatEntry(level: WalkLevel): string {
   return level.wide
-    ? "0x" + (level.high >>> 0).toString(16).padStart(8, "0") + (level.low >>> 0).toString(16).padStart(8, "0")
+    ? "0x" +
+        (level.high >>> 0).toString(16).padStart(8, "0") +
+        (level.low >>> 0).toString(16).padStart(8, "0")
     : hex(level.low >>> 0, 8);
 }

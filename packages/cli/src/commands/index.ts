@@ -5,4 +5,9 @@ import { schemaCommand } from "./schema.js";
 import { walkCommand } from "./walk.js";
 
 /** The subcommands the cli package itself provides. */
-export const BUILTIN_COMMANDS: readonly CliCommand[] = [runCommand, scenarioCommand, walkCommand, schemaCommand];
+export const BUILTIN_COMMANDS: readonly CliCommand[] = [
+  runCommand,
+  scenarioCommand,
+  walkCommand,
+  schemaCommand,
+];

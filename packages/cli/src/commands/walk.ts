@@ -36,7 +36,8 @@ interface WalkOptions {
 }
 
 function address(text: string | undefined, what: string): number {
-  if (text === undefined) throw new AllocatorError("EINVAL", `allockit walk --dump needs ${what}`, text);
+  if (text === undefined)
+    throw new AllocatorError("EINVAL", `allockit walk --dump needs ${what}`, text);
   try {
     return parseAddress(text);
   } catch {
@@ -60,9 +61,14 @@ function machineFor(options: WalkOptions): Machine {
     return machine;
   }
   if (options.dump === undefined) {
-    throw new AllocatorError("EINVAL", "allockit walk needs --scenario FILE or --dump FILE --base ADDR", options);
+    throw new AllocatorError(
+      "EINVAL",
+      "allockit walk needs --scenario FILE or --dump FILE --base ADDR",
+      options,
+    );
   }
-  if (options.mode === undefined) throw new AllocatorError("EINVAL", "allockit walk --dump needs --mode", options);
+  if (options.mode === undefined)
+    throw new AllocatorError("EINVAL", "allockit walk --dump needs --mode", options);
   const dump = new Uint8Array(readFileSync(options.dump));
   return machineFromDump(dump, address(options.base, "--base"), {
     mode: options.mode,
@@ -77,16 +83,29 @@ export const walkCommand: CliCommand = {
   description: "explain a page walk level by level, from a scenario file or a raw memory dump",
   configure(command: Command) {
     command
-      .option("--scenario <file>", "set the machine up from a scenario file (its steps are not run)")
+      .option(
+        "--scenario <file>",
+        "set the machine up from a scenario file (its steps are not run)",
+      )
       .option("--dump <file>", "raw physical memory dump (QEMU pmemsave)")
       .option("--base <addr>", "physical address of the dump's first byte")
-      .addOption(new Option("--mode <mode>", "paging mode (with --dump)").choices(["32bit", "pae", "long"]))
+      .addOption(
+        new Option("--mode <mode>", "paging mode (with --dump)").choices(["32bit", "pae", "long"]),
+      )
       .option("--cr3 <addr>", "CR3 (with --dump)")
       .requiredOption("--va <addr>", "linear address (canonical hex in long mode)")
-      .addOption(new Option("--access <kind>", "access kind").choices(["read", "write", "fetch"]).default("read"))
+      .addOption(
+        new Option("--access <kind>", "access kind")
+          .choices(["read", "write", "fetch"])
+          .default("read"),
+      )
       .option("--cpl <n>", "privilege level of the access", integerOption(0, 3), 0)
       .option("--implicit", "an implicit supervisor-mode access (GDT, IDT, TSS)")
-      .option("--max-phys-addr <bits>", "MAXPHYADDR (with --dump; default 52)", integerOption(32, 52))
+      .option(
+        "--max-phys-addr <bits>",
+        "MAXPHYADDR (with --dump; default 52)",
+        integerOption(32, 52),
+      )
       .option("--wp", "CR0.WP=1")
       .option("--pse", "CR4.PSE=1")
       .option("--pge", "CR4.PGE=1")
@@ -100,7 +119,9 @@ export const walkCommand: CliCommand = {
         const va = parseLinear(cpu, options.va);
         const request = { cpl: options.cpl, implicit: options.implicit === true };
         const trace = explainWalk(cpu, va, options.access, request);
-        process.stdout.write(options.json ? JSON.stringify(trace, null, 2) + "\n" : formatWalk(cpu, trace, request));
+        process.stdout.write(
+          options.json ? JSON.stringify(trace, null, 2) + "\n" : formatWalk(cpu, trace, request),
+        );
         if (!trace.ok) process.exitCode = 2;
       });
   },

@@ -2,7 +2,6 @@ import {
   DEFAULT_ZONE_LIMITS,
   MEMORY_TYPES_BY_RESTRICTIVENESS,
   ZONES,
-  formatSize,
   hex,
   normalizeMemoryMap,
   usableRanges,
@@ -24,10 +23,25 @@ export function formatMemoryMap(map: MemoryMap): string {
   const rows = map.map((entry) => [
     hex(entry.base, ADDRESS_DIGITS),
     entry.length > 0 ? hex(entry.base + entry.length - 1, ADDRESS_DIGITS) : "-",
-    formatSize(entry.length),
+    formatBytes(entry.length),
     memoryTypeLabel(entry),
   ]);
   return formatTable(["base", "end (inclusive)", "size", "type"], rows);
+}
+
+const SIZE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+/**
+ * A size in the largest binary unit it reaches, exact when it is a whole number of that unit and
+ * otherwise truncated to two decimals, so that 2 GiB - 144 KiB reads "1.99 GiB", never "2 GiB".
+ */
+export function formatBytes(bytes: number): string {
+  let unit = 0;
+  while (unit < SIZE_UNITS.length - 1 && bytes >= 1024 ** (unit + 1)) unit++;
+  const scale = 1024 ** unit;
+  if (bytes % scale === 0) return `${bytes / scale} ${SIZE_UNITS[unit]}`;
+  const hundredths = Math.floor((bytes / scale) * 100);
+  return `${(hundredths / 100).toFixed(2)} ${SIZE_UNITS[unit]}`;
 }
 
 function formatTable(header: readonly string[], rows: readonly string[][]): string {
@@ -37,7 +51,8 @@ function formatTable(header: readonly string[], rows: readonly string[][]): stri
   const line = (cells: readonly string[]): string =>
     cells
       .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!)))
-      .join("  ") + "\n";
+      .join("  ")
+      .trimEnd() + "\n";
   return line(header) + rows.map(line).join("");
 }
 
@@ -108,7 +123,7 @@ function overlap(base: number, end: number, zoneBase: number, zoneEnd: number): 
 
 /** The summary as text: bytes per type (normalised, with the raw figure where it differs), zones. */
 export function formatMemoryMapSummary(summary: MemoryMapSummary): string {
-  const sized = (bytes: number): string => `${formatSize(bytes)} (${bytes} bytes)`;
+  const sized = (bytes: number): string => `${formatBytes(bytes)} (${bytes} bytes)`;
   const rows = MEMORY_TYPES_BY_RESTRICTIVENESS.filter(
     (type) => summary.raw.bytesByType[type] > 0 || summary.normalized.bytesByType[type] > 0,
   ).map((type) => {

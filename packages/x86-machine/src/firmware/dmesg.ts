@@ -5,7 +5,8 @@ import {
   type MemoryMap,
   type MemoryMapEntry,
 } from "@allockit/core";
-import { E820Type, checkU64Number, e820Entry } from "./e820.js";
+import { checkU64Number } from "./binary.js";
+import { E820Type, e820Entry } from "./e820.js";
 import {
   exclusiveSpan,
   inclusiveSpan,
@@ -146,4 +147,3 @@ export function formatDmesgMemoryMap(map: MemoryMap): string {
     })
     .join("");
 }
-

@@ -1,9 +1,5 @@
-import {
-  AllocatorError,
-  describeValue,
-  memoryTypeFromE820,
-  type MemoryMapEntry,
-} from "@allockit/core";
+import { memoryTypeFromE820, type MemoryMapEntry } from "@allockit/core";
+import { checkU64Number } from "./binary.js";
 
 /**
  * E820 entries: the BIOS memory map's type numbers and the MemoryMapEntry made from one
@@ -24,30 +20,6 @@ export const E820Type = {
   PRAM: 12,
   SOFT_RESERVED: 0xefffffff,
 } as const;
-
-/** A 64-bit field held in a number must stay exact: below 2^53. */
-const NUMBER_EXACT_LIMIT = 2 ** 53;
-
-/**
- * Throws EINVAL unless `value` is a non-negative integer below 2^53, the range in which a
- * number holds a u64 field exactly. `what` names the field in the message.
- */
-export function checkU64Number(value: unknown, what: string): asserts value is number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new AllocatorError(
-      "EINVAL",
-      `${what} ${describeValue(value)} is not a non-negative integer`,
-      value,
-    );
-  }
-  if (value >= NUMBER_EXACT_LIMIT) {
-    throw new AllocatorError(
-      "EINVAL",
-      `${what} ${describeValue(value)} is 2^53 or more and cannot be held exactly`,
-      value,
-    );
-  }
-}
 
 /**
  * The map entry for one E820 triple. `raw` is kept only for unknown types, where it is the

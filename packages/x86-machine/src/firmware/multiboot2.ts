@@ -108,8 +108,18 @@ export function encodeMultiboot2MemoryMapTag(map: MemoryMap): Uint8Array {
   view.setUint32(12, MULTIBOOT2_MMAP_ENTRY_VERSION, true);
   map.forEach((entry, index) => {
     const at = MULTIBOOT2_MMAP_HEADER_SIZE + index * MULTIBOOT2_MMAP_ENTRY_SIZE;
-    writeU64(view, at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.baseAddr, entry.base, `entry ${index} base_addr`);
-    writeU64(view, at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.length, entry.length, `entry ${index} length`);
+    writeU64(
+      view,
+      at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.baseAddr,
+      entry.base,
+      `entry ${index} base_addr`,
+    );
+    writeU64(
+      view,
+      at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.length,
+      entry.length,
+      `entry ${index} length`,
+    );
     view.setUint32(at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.type, e820TypeNumber(entry), true);
     view.setUint32(at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.reserved, 0, true);
   });
@@ -125,7 +135,10 @@ export function encodeMultiboot2MemoryMapTag(map: MemoryMap): Uint8Array {
 export function decodeMultiboot2MemoryMapTag(tag: Uint8Array | DataView): MemoryMapEntry[] {
   const view = viewOf(tag, "memory-map tag");
   if (view.byteLength < MULTIBOOT2_MMAP_HEADER_SIZE) {
-    throw invalid(`memory-map tag of ${view.byteLength} bytes is shorter than its 16-byte header`, view.byteLength);
+    throw invalid(
+      `memory-map tag of ${view.byteLength} bytes is shorter than its 16-byte header`,
+      view.byteLength,
+    );
   }
   const type = view.getUint32(0, true);
   if (type !== MULTIBOOT2_TAG_TYPE.MMAP) {
@@ -137,7 +150,10 @@ export function decodeMultiboot2MemoryMapTag(tag: Uint8Array | DataView): Memory
   }
   const entrySize = view.getUint32(8, true);
   if (entrySize < MMAP_ENTRY_MIN_SIZE) {
-    throw invalid(`memory-map entry_size ${entrySize} is below the 20 bytes of an entry`, entrySize);
+    throw invalid(
+      `memory-map entry_size ${entrySize} is below the 20 bytes of an entry`,
+      entrySize,
+    );
   }
   const entriesBytes = size - MULTIBOOT2_MMAP_HEADER_SIZE;
   if (entriesBytes % entrySize !== 0) {
@@ -150,7 +166,9 @@ export function decodeMultiboot2MemoryMapTag(tag: Uint8Array | DataView): Memory
   for (let at = MULTIBOOT2_MMAP_HEADER_SIZE; at < size; at += entrySize) {
     const base = readU64(view, at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.baseAddr, "memory-map base_addr");
     const length = readU64(view, at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.length, "memory-map length");
-    entries.push(e820Entry(base, length, view.getUint32(at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.type, true)));
+    entries.push(
+      e820Entry(base, length, view.getUint32(at + MULTIBOOT2_MMAP_ENTRY_OFFSETS.type, true)),
+    );
   }
   return entries;
 }
@@ -176,7 +194,10 @@ export function encodeMultiboot2Info(tags: readonly Uint8Array[]): Uint8Array {
       throw invalid(`tag ${index} is an end tag; the end tag is added after the last tag`, type);
     }
     if (size !== view.byteLength) {
-      throw invalid(`tag ${index} (type ${type}) has size field ${size} but ${view.byteLength} bytes`, size);
+      throw invalid(
+        `tag ${index} (type ${type}) has size field ${size} but ${view.byteLength} bytes`,
+        size,
+      );
     }
     totalSize += alignUp(size, MULTIBOOT2_TAG_ALIGN);
   });
@@ -225,23 +246,35 @@ export interface Multiboot2Info {
 export function decodeMultiboot2Info(info: Uint8Array | DataView): Multiboot2Info {
   const view = viewOf(info, "multiboot2 information");
   if (view.byteLength < MULTIBOOT2_INFO_HEADER_SIZE) {
-    throw invalid(`information of ${view.byteLength} bytes is shorter than its 8-byte header`, view.byteLength);
+    throw invalid(
+      `information of ${view.byteLength} bytes is shorter than its 8-byte header`,
+      view.byteLength,
+    );
   }
   const totalSize = view.getUint32(0, true);
   const minimum = MULTIBOOT2_INFO_HEADER_SIZE + MULTIBOOT2_END_TAG_SIZE;
   if (totalSize < minimum || totalSize > view.byteLength) {
-    throw invalid(`total_size ${totalSize} is outside ${minimum} .. ${view.byteLength} (the buffer)`, totalSize);
+    throw invalid(
+      `total_size ${totalSize} is outside ${minimum} .. ${view.byteLength} (the buffer)`,
+      totalSize,
+    );
   }
   const result: Multiboot2Info = { totalSize, tags: [] };
   let at = MULTIBOOT2_INFO_HEADER_SIZE;
   for (;;) {
     if (at + MULTIBOOT2_TAG_HEADER_SIZE > totalSize) {
-      throw invalid(`no end tag before total_size ${totalSize} (next tag would start at ${at})`, at);
+      throw invalid(
+        `no end tag before total_size ${totalSize} (next tag would start at ${at})`,
+        at,
+      );
     }
     const type = view.getUint32(at, true);
     const size = view.getUint32(at + 4, true);
     if (size < MULTIBOOT2_TAG_HEADER_SIZE || at + size > totalSize) {
-      throw invalid(`tag at offset ${at} (type ${type}) has size ${size}, outside 8 .. ${totalSize - at}`, size);
+      throw invalid(
+        `tag at offset ${at} (type ${type}) has size ${size}, outside 8 .. ${totalSize - at}`,
+        size,
+      );
     }
     if (type === MULTIBOOT2_TAG_TYPE.END) {
       if (size !== MULTIBOOT2_END_TAG_SIZE) {
@@ -255,9 +288,15 @@ export function decodeMultiboot2Info(info: Uint8Array | DataView): Multiboot2Inf
       result.memoryMap = decodeMultiboot2MemoryMapTag(tag);
     } else if (type === MULTIBOOT2_TAG_TYPE.BASIC_MEMINFO && result.basicMemory === undefined) {
       if (size < BASIC_MEMINFO_SIZE) {
-        throw invalid(`basic memory information tag at offset ${at} has size ${size}, not 16`, size);
+        throw invalid(
+          `basic memory information tag at offset ${at} has size ${size}, not 16`,
+          size,
+        );
       }
-      result.basicMemory = { memLowerKiB: tag.getUint32(8, true), memUpperKiB: tag.getUint32(12, true) };
+      result.basicMemory = {
+        memLowerKiB: tag.getUint32(8, true),
+        memUpperKiB: tag.getUint32(12, true),
+      };
     }
     at += alignUp(size, MULTIBOOT2_TAG_ALIGN);
   }

@@ -53,7 +53,9 @@ export interface QemuRamSplit {
 const FOUR_GiB = 4 * GiB;
 
 /** Per machine: from `threshold` bytes of RAM on, lowmem moves from `legacy` down to `aligned`. */
-const LOWMEM: Readonly<Record<QemuMachine, { threshold: number; legacy: number; aligned: number }>> = {
+const LOWMEM: Readonly<
+  Record<QemuMachine, { threshold: number; legacy: number; aligned: number }>
+> = {
   i440fx: { threshold: 0xe0000000, legacy: 0xe0000000, aligned: 0xc0000000 },
   q35: { threshold: 0xb0000000, legacy: 0xb0000000, aligned: 0x80000000 },
 };
@@ -136,7 +138,12 @@ export function qemuMemoryMap(options: QemuMemoryMapOptions): MemoryMap {
   const { belowFourGiBBytes, aboveFourGiBBytes } = qemuRamSplit(machine, ramBytes);
   const tables = options.biosTablesBytes ?? DEFAULT_BIOS_TABLES_BYTES[machine];
   const tablesBase = belowFourGiBBytes - tables;
-  if (!Number.isSafeInteger(tables) || tables < 0 || tables % PAGE_SIZE !== 0 || tablesBase <= HIGH_MEMORY_BASE) {
+  if (
+    !Number.isSafeInteger(tables) ||
+    tables < 0 ||
+    tables % PAGE_SIZE !== 0 ||
+    tablesBase <= HIGH_MEMORY_BASE
+  ) {
     throw new AllocatorError(
       "EINVAL",
       `biosTablesBytes ${describeValue(tables)} is not a multiple of 4 KiB leaving RAM above 1 MiB ` +
@@ -159,7 +166,9 @@ export function qemuMemoryMap(options: QemuMemoryMapOptions): MemoryMap {
     );
   }
   if (kvm) {
-    map.push(span(KVM_IDENTITY_TSS_BASE, KVM_IDENTITY_TSS_BASE + KVM_IDENTITY_TSS_SIZE, "reserved"));
+    map.push(
+      span(KVM_IDENTITY_TSS_BASE, KVM_IDENTITY_TSS_BASE + KVM_IDENTITY_TSS_SIZE, "reserved"),
+    );
   }
   map.push(span(FOUR_GiB - BIOS_ROM_SIZE, FOUR_GiB, "reserved"));
   if (aboveFourGiBBytes > 0) map.push(span(FOUR_GiB, FOUR_GiB + aboveFourGiBBytes, "usable"));

@@ -1,5 +1,6 @@
 import { AllocatorError, hex, type MemoryMap, type MemoryMapEntry } from "@allockit/core";
-import { E820Type, checkU64Number, e820Entry } from "./e820.js";
+import { checkU64Number } from "./binary.js";
+import { E820Type, e820Entry } from "./e820.js";
 import {
   inclusiveSpan,
   malformedLine,

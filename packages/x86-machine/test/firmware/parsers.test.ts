@@ -106,7 +106,10 @@ describe("parseDmesgMemoryMap", () => {
     bad(line("0x1000-0x1fff", "weird"), 'line 2: unknown memory type "weird"');
     bad(line("0x1000-0x1fff", ""), "line 2: the entry has no type");
     bad(line("0x1000-0xzz", "usable"), "line 2: end 0xzz is not hex");
-    bad("BIOS-e820: something else", 'line 2: not a BIOS-e820 map entry: "BIOS-e820: something else"');
+    bad(
+      "BIOS-e820: something else",
+      'line 2: not a BIOS-e820 map entry: "BIOS-e820: something else"',
+    );
     bad(line("0x0-0xffffffffffffffff", "reserved"), "line 2: end 0xffffffffffffffff is too large");
     bad(line("0x0-0x10000000000000", "reserved"), "past the physical address limit 2^52");
     bad(line("0x0-0xfff", "type 4294967296"), "line 2: type 4294967296 does not fit in 32 bits");
@@ -201,7 +204,11 @@ describe("parseMemoryMapText", () => {
   });
 
   it("raises EINVAL for text with no map in it", () => {
-    expectAllocatorError(() => parseMemoryMapText("DMI: nothing here"), "EINVAL", "no memory map entries");
+    expectAllocatorError(
+      () => parseMemoryMapText("DMI: nothing here"),
+      "EINVAL",
+      "no memory map entries",
+    );
   });
 });
 

@@ -132,9 +132,21 @@ describe("QEMU + SeaBIOS presets", () => {
       "EINVAL",
       '"isapc"',
     );
-    expectAllocatorError(() => qemuMemoryMap({ machine: "q35", ramBytes: GiB + 1 }), "EINVAL", "1073741825");
-    expectAllocatorError(() => qemuMemoryMap({ machine: "q35", ramBytes: MiB }), "EINVAL", "1048576");
-    expectAllocatorError(() => qemuMemoryMap({ machine: "q35", ramBytes: 2 ** 52 }), "EINVAL", "2^52");
+    expectAllocatorError(
+      () => qemuMemoryMap({ machine: "q35", ramBytes: GiB + 1 }),
+      "EINVAL",
+      "1073741825",
+    );
+    expectAllocatorError(
+      () => qemuMemoryMap({ machine: "q35", ramBytes: MiB }),
+      "EINVAL",
+      "1048576",
+    );
+    expectAllocatorError(
+      () => qemuMemoryMap({ machine: "q35", ramBytes: 2 ** 52 }),
+      "EINVAL",
+      "2^52",
+    );
     expectAllocatorError(
       () => qemuMemoryMap({ machine: "i440fx", ramBytes: GiB, biosTablesBytes: 100 }),
       "EINVAL",
