@@ -80,6 +80,11 @@ export interface CpuCounters {
 }
 
 const TWO_POW_32 = 4294967296;
+/** 1/4096: exact, and a multiply is cheaper than a divide on the hit path. */
+const INVERSE_PAGE_SIZE = 1 / PAGE_SIZE;
+/** CR0.NW (bit 29), CR0.CD (bit 30): caching is not modelled, but changing them reloads PDPTEs. */
+const CR0_NW = 1 << 29;
+const CR0_CD = 1 << 30;
 const TWO_POW_48 = 2 ** 48;
 /** How often one access is retried after the handler says it resolved the fault. */
 const MAX_FAULT_RETRIES = 8;
@@ -113,12 +118,15 @@ export class Cpu implements Memory {
   // control bits; recomputed when any of those change.
   private readonly readOk = new Uint8Array(32);
   private readonly writeOk = new Uint8Array(32);
-  // Hot-path views of the TLB and memory.
+  // Hot-path views of the TLB.
   private readonly tlbTag: Float64Array;
-  private readonly tlbSlot: Int32Array;
-  private readonly tlbFlags: Uint8Array;
+  private readonly tlbReadTag: Float64Array;
+  private readonly tlbWriteTag: Float64Array;
+  private readonly tlbView: Array<DataView | undefined>;
+  private readonly tlbViewOffset: Int32Array;
   private readonly tlbMask: number;
-  private readonly pools: DataView[];
+  /** TLB hits taken on the hit path (the slow path counts its own in the TLB). */
+  private fastHits = 0;
 
   // Result of the last successful translation, and of the last failed one.
   private resultAddress = 0;
@@ -151,10 +159,11 @@ export class Cpu implements Memory {
     this.page1GB = options.page1GB;
     this.tlb = new Tlb(options.tlbEntries);
     this.tlbTag = this.tlb.tag;
-    this.tlbSlot = this.tlb.slot;
-    this.tlbFlags = this.tlb.flags;
+    this.tlbReadTag = this.tlb.readTag;
+    this.tlbWriteTag = this.tlb.writeTag;
+    this.tlbView = this.tlb.view;
+    this.tlbViewOffset = this.tlb.viewOffset;
     this.tlbMask = this.tlb.mask;
-    this.pools = this.memory.pools;
     this.updateRights();
   }
 
@@ -196,7 +205,11 @@ export class Cpu implements Memory {
       throw new GeneralProtectionError(`CR0.PG=1 with EFER.LME=1 needs CR4.PAE=1`);
     }
     const nextMode = this.modeFor(value, this.cr4Value, this.eferValue);
-    if (nextMode === "pae" && this.modeValue !== "pae") this.loadPdptes(this.cr3Value);
+    // SDM vol. 3A 4.4.1: when PAE paging is in use after a MOV to CR0 that modifies CR0.CD,
+    // CR0.NW or CR0.PG, the PDPTEs are loaded from CR3 (#GP on reserved bits, CR0 unchanged).
+    if (nextMode === "pae" && ((this.cr0Value ^ value) & (CR0_CD | CR0_NW | CR0_PG)) !== 0) {
+      this.loadPdptes(this.cr3Value);
+    }
     const changed = (this.cr0Value ^ value) & (CR0_PG | CR0_WP);
     this.cr0Value = value;
     this.eferValue = nextMode === "long" ? this.eferValue | EFER_LMA : this.eferValue & ~EFER_LMA;
@@ -205,15 +218,23 @@ export class Cpu implements Memory {
     this.updateRights();
   }
 
-  /** MOV to CR4. Changing PGE, PAE, PSE or SMEP flushes the TLB, global entries too. */
+  /**
+   * MOV to CR4. Changing PGE, PAE, PSE or SMEP flushes the TLB, global entries too, and with PAE
+   * paging reloads the PDPTEs.
+   */
   setCr4(value: number): void {
     value >>>= 0;
     if (this.modeValue === "long" && (value & CR4_PAE) === 0) {
       throw new GeneralProtectionError("clearing CR4.PAE in IA-32e mode");
     }
     const nextMode = this.modeFor(this.cr0Value, value, this.eferValue);
-    if (nextMode === "pae" && ((this.cr4Value ^ value) & CR4_PAE) !== 0)
+    // SDM vol. 3A 4.4.1: when PAE paging is in use after a MOV to CR4 that modifies CR4.PAE,
+    // CR4.PGE, CR4.PSE or CR4.SMEP, the PDPTEs are reloaded from CR3 (#GP on reserved bits, CR4
+    // unchanged), not only when PAE itself changes.
+    const pdpteReload = CR4_PAE | CR4_PGE | CR4_PSE | CR4_SMEP;
+    if (nextMode === "pae" && ((this.cr4Value ^ value) & pdpteReload) !== 0) {
       this.loadPdptes(this.cr3Value);
+    }
     const changed = (this.cr4Value ^ value) & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP);
     this.cr4Value = value;
     this.modeValue = nextMode;
@@ -292,7 +313,7 @@ export class Cpu implements Memory {
 
   counters(): CpuCounters {
     return {
-      hits: this.tlb.hits,
+      hits: this.tlb.hits + this.fastHits,
       misses: this.tlb.misses,
       walks: this.walks,
       faults: this.faults,
@@ -388,99 +409,68 @@ export class Cpu implements Memory {
   // ------------------------------------------------------------------ data access (Memory)
 
   read8(va: number): number {
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
     const i = vpn & this.tlbMask;
-    if (this.tlbTag[i] === vpn && this.readOk[this.tlbFlags[i]!] === 1) {
-      const slot = this.tlbSlot[i]!;
-      if (slot >= 0) {
-        this.tlb.hits++;
-        return this.pools[slot >>> 8]!.getUint8(
-          PhysicalRam.slotOffset(slot) + (va - vpn * PAGE_SIZE),
-        );
-      }
+    if (this.tlbReadTag[i] === vpn) {
+      this.fastHits++;
+      return this.tlbView[i]!.getUint8(this.tlbViewOffset[i]! + (va - vpn * PAGE_SIZE));
     }
     return this.access(va, 1, READ, 0);
   }
 
   read16(va: number): number {
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
     const i = vpn & this.tlbMask;
     const offset = va - vpn * PAGE_SIZE;
-    if (this.tlbTag[i] === vpn && this.readOk[this.tlbFlags[i]!] === 1 && offset <= PAGE_SIZE - 2) {
-      const slot = this.tlbSlot[i]!;
-      if (slot >= 0) {
-        this.tlb.hits++;
-        return this.pools[slot >>> 8]!.getUint16(PhysicalRam.slotOffset(slot) + offset, true);
-      }
+    if (this.tlbReadTag[i] === vpn && offset <= PAGE_SIZE - 2) {
+      this.fastHits++;
+      return this.tlbView[i]!.getUint16(this.tlbViewOffset[i]! + offset, true);
     }
     return this.access(va, 2, READ, 0);
   }
 
   read32(va: number): number {
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
     const i = vpn & this.tlbMask;
     const offset = va - vpn * PAGE_SIZE;
-    if (this.tlbTag[i] === vpn && this.readOk[this.tlbFlags[i]!] === 1 && offset <= PAGE_SIZE - 4) {
-      const slot = this.tlbSlot[i]!;
-      if (slot >= 0) {
-        this.tlb.hits++;
-        return this.pools[slot >>> 8]!.getUint32(PhysicalRam.slotOffset(slot) + offset, true);
-      }
+    if (this.tlbReadTag[i] === vpn && offset <= PAGE_SIZE - 4) {
+      this.fastHits++;
+      return this.tlbView[i]!.getUint32(this.tlbViewOffset[i]! + offset, true);
     }
     return this.access(va, 4, READ, 0);
   }
 
   write8(va: number, value: number): void {
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
     const i = vpn & this.tlbMask;
-    if (this.tlbTag[i] === vpn && this.writeOk[this.tlbFlags[i]!] === 1) {
-      const slot = this.tlbSlot[i]!;
-      if (slot >= 0) {
-        this.tlb.hits++;
-        this.pools[slot >>> 8]!.setUint8(
-          PhysicalRam.slotOffset(slot) + (va - vpn * PAGE_SIZE),
-          value,
-        );
-        return;
-      }
+    if (this.tlbWriteTag[i] === vpn) {
+      this.fastHits++;
+      this.tlbView[i]!.setUint8(this.tlbViewOffset[i]! + (va - vpn * PAGE_SIZE), value);
+      return;
     }
     this.access(va, 1, WRITE, value);
   }
 
   write16(va: number, value: number): void {
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
     const i = vpn & this.tlbMask;
     const offset = va - vpn * PAGE_SIZE;
-    if (
-      this.tlbTag[i] === vpn &&
-      this.writeOk[this.tlbFlags[i]!] === 1 &&
-      offset <= PAGE_SIZE - 2
-    ) {
-      const slot = this.tlbSlot[i]!;
-      if (slot >= 0) {
-        this.tlb.hits++;
-        this.pools[slot >>> 8]!.setUint16(PhysicalRam.slotOffset(slot) + offset, value, true);
-        return;
-      }
+    if (this.tlbWriteTag[i] === vpn && offset <= PAGE_SIZE - 2) {
+      this.fastHits++;
+      this.tlbView[i]!.setUint16(this.tlbViewOffset[i]! + offset, value, true);
+      return;
     }
     this.access(va, 2, WRITE, value);
   }
 
   write32(va: number, value: number): void {
-    const vpn = Math.floor(va / PAGE_SIZE);
+    const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
     const i = vpn & this.tlbMask;
     const offset = va - vpn * PAGE_SIZE;
-    if (
-      this.tlbTag[i] === vpn &&
-      this.writeOk[this.tlbFlags[i]!] === 1 &&
-      offset <= PAGE_SIZE - 4
-    ) {
-      const slot = this.tlbSlot[i]!;
-      if (slot >= 0) {
-        this.tlb.hits++;
-        this.pools[slot >>> 8]!.setUint32(PhysicalRam.slotOffset(slot) + offset, value >>> 0, true);
-        return;
-      }
+    if (this.tlbWriteTag[i] === vpn && offset <= PAGE_SIZE - 4) {
+      this.fastHits++;
+      this.tlbView[i]!.setUint32(this.tlbViewOffset[i]! + offset, value >>> 0, true);
+      return;
     }
     this.access(va, 4, WRITE, value);
   }
@@ -547,17 +537,28 @@ export class Cpu implements Memory {
     return this.memory.read(pa, width);
   }
 
-  /** After a write backs a page, lets the TLB entry reach it on the fast path. */
+  /** After a write backs a page, lets the TLB entry reach it on the hit path. */
   private refreshSlot(va: number, pa: number): void {
     const vpn = Math.floor(va / PAGE_SIZE);
     const i = vpn & this.tlbMask;
-    if (
-      this.tlbTag[i] === vpn &&
-      this.tlbSlot[i]! < 0 &&
-      this.memory.isRam(pa - (pa % PAGE_SIZE), PAGE_SIZE)
-    ) {
-      this.tlbSlot[i] = this.memory.pageSlot(pa, false);
-    }
+    if (this.tlbTag[i] === vpn && this.tlb.slot[i]! < 0)
+      this.attachBacking(i, pa - (pa % PAGE_SIZE));
+  }
+
+  /** Points TLB entry `i` at the backing page of `frame` (if it is plain RAM and written). */
+  private attachBacking(i: number, frame: number): void {
+    const mem = this.memory;
+    const slot = mem.isRam(frame, PAGE_SIZE) ? mem.pageSlot(frame, false) : -1;
+    if (slot < 0) this.tlb.setFast(i, -1, undefined, 0, this.readOk, this.writeOk);
+    else
+      this.tlb.setFast(
+        i,
+        slot,
+        mem.pools[slot >>> 8],
+        PhysicalRam.slotOffset(slot),
+        this.readOk,
+        this.writeOk,
+      );
   }
 
   // ------------------------------------------------------------------ translation
@@ -662,7 +663,7 @@ export class Cpu implements Memory {
     const vpn = Math.floor(va / PAGE_SIZE);
     const i = vpn & this.tlbMask;
     if (this.tlbTag[i] === vpn) {
-      const flags = this.tlbFlags[i]!;
+      const flags = this.tlb.flags[i]!;
       if (!this.allows(kind, flags, user, implicit)) {
         // The cached rights decide, as on hardware (a stale, stricter entry faults spuriously).
         this.faultCode = PF_P | this.accessBits(kind, user);
@@ -1025,8 +1026,9 @@ export class Cpu implements Memory {
         }
       }
       const frame = this.resultAddress - (va % PAGE_SIZE);
-      const slot = mem.isRam(frame, PAGE_SIZE) ? mem.pageSlot(frame, false) : -1;
-      this.tlb.fill(Math.floor(va / PAGE_SIZE), frame, flags, shift, slot);
+      const vpn = Math.floor(va / PAGE_SIZE);
+      this.tlb.fill(vpn, frame, flags, shift);
+      this.attachBacking(vpn & this.tlbMask, frame);
     }
     return true;
   }

@@ -45,6 +45,16 @@ export class Tlb {
   readonly flags: Uint8Array;
   /** log2 of the page size the translation came from (12, 21, 22 or 30). */
   readonly pageShift: Uint8Array;
+  /**
+   * The hit path's tags: the page number where an explicit read (write) at the current privilege
+   * context is allowed and the frame is plain backed RAM, else TLB_EMPTY. One compare then
+   * decides a hit; the owner rebuilds them when the context changes.
+   */
+  readonly readTag: Float64Array;
+  readonly writeTag: Float64Array;
+  /** The DataView and byte offset of the backing page, for the hit path. */
+  readonly view: Array<DataView | undefined>;
+  readonly viewOffset: Int32Array;
   // Indices that may hold an entry, so flushes cost what was filled, not the TLB size.
   private readonly filled: Int32Array;
   private readonly listed: Uint8Array;
@@ -71,19 +81,26 @@ export class Tlb {
     this.slot = new Int32Array(size).fill(-1);
     this.flags = new Uint8Array(size);
     this.pageShift = new Uint8Array(size);
+    this.readTag = new Float64Array(size).fill(TLB_EMPTY);
+    this.writeTag = new Float64Array(size).fill(TLB_EMPTY);
+    this.view = new Array<DataView | undefined>(size).fill(undefined);
+    this.viewOffset = new Int32Array(size);
     this.filled = new Int32Array(size);
     this.listed = new Uint8Array(size);
   }
 
   /** Caches a translation of linear page `vpn`. */
-  fill(vpn: number, frame: number, flags: number, pageShift: number, slot: number): void {
+  fill(vpn: number, frame: number, flags: number, pageShift: number): void {
     const index = vpn & this.mask;
     if (this.tag[index] !== TLB_EMPTY && this.pageShift[index]! > 12) this.largeSlices--;
     this.tag[index] = vpn;
     this.frame[index] = frame;
     this.flags[index] = flags;
     this.pageShift[index] = pageShift;
-    this.slot[index] = slot;
+    this.slot[index] = -1;
+    this.view[index] = undefined;
+    this.readTag[index] = TLB_EMPTY;
+    this.writeTag[index] = TLB_EMPTY;
     if (pageShift > 12) this.largeSlices++;
     if (this.listed[index] === 0) {
       this.listed[index] = 1;
@@ -95,6 +112,38 @@ export class Tlb {
     if (this.tag[index] === TLB_EMPTY) return;
     if (this.pageShift[index]! > 12) this.largeSlices--;
     this.tag[index] = TLB_EMPTY;
+    this.readTag[index] = TLB_EMPTY;
+    this.writeTag[index] = TLB_EMPTY;
+  }
+
+  /**
+   * Sets entry `index`'s backing page and hit-path tags: `readOk` / `writeOk` say, by flags,
+   * whether an explicit access is allowed in the current context (writes also need D set).
+   */
+  setFast(
+    index: number,
+    slot: number,
+    view: DataView | undefined,
+    offset: number,
+    readOk: Uint8Array,
+    writeOk: Uint8Array,
+  ): void {
+    this.slot[index] = slot;
+    this.view[index] = view;
+    this.viewOffset[index] = offset;
+    const vpn = this.tag[index]!;
+    const backed = slot >= 0 && vpn !== TLB_EMPTY;
+    const flags = this.flags[index]!;
+    this.readTag[index] = backed && readOk[flags] === 1 ? vpn : TLB_EMPTY;
+    this.writeTag[index] = backed && writeOk[flags] === 1 ? vpn : TLB_EMPTY;
+  }
+
+  /** Recomputes every hit-path tag after the privilege context changed. */
+  rebuildFast(readOk: Uint8Array, writeOk: Uint8Array): void {
+    for (let i = 0; i < this.filledCount; i++) {
+      const at = this.filled[i]!;
+      this.setFast(at, this.slot[at]!, this.view[at], this.viewOffset[at]!, readOk, writeOk);
+    }
   }
 
   /** INVLPG: drops the translation of the page holding `va`, global or not, whole large pages. */

@@ -1,0 +1,4 @@
+export * from "./measure.js";
+export * from "./tables/mmu.js";
+export * from "./tables/sparse-machine.js";
+export * from "./run.js";
