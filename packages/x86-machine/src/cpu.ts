@@ -359,6 +359,11 @@ export class Cpu implements Memory {
       this.writeOk[flags] =
         (flags & TLB_DIRTY) !== 0 && this.allows(WRITE, flags, user, false) ? 1 : 0;
     }
+    // The hit-path tags were computed for the old context: recompute them, or a translation
+    // filled at CPL 0 (or with WP=0, SMAP=0, AC=1) would keep being honoured at CPL 3 (or with
+    // WP=1, SMAP=1, AC=0). SDM vol. 3A 4.6.1 decides every access with the current CPL, CR0.WP,
+    // CR4.SMEP/SMAP and RFLAGS.AC; a TLB entry caches only the paging rights (4.10.2.2).
+    this.tlb.rebuildFast(this.readOk, this.writeOk);
   }
 
   /** SDM 4.6.1: is an access of `kind` allowed to a translation with these combined rights? */
