@@ -847,87 +847,34 @@ export class Cpu implements Memory {
         break;
       }
 
-      case "pae": {
-        const index = mpae.pdpteIndex(va);
-        const pdpteLow = this.pdpteLow[index]!;
-        const pdpteHigh = this.pdpteHigh[index]!;
-        const pdpteAt = mpae.pdptBase(this.cr3Value) + index * 8;
-        this.level(trace, "PDPTE (register)", index, pdpteAt, pdpteLow, pdpteHigh, true);
-        if ((pdpteLow & PTE_P) === 0)
-          return this.notPresent(kind, user, "PDPTE register", pdpteAt, hex64(pdpteHigh, pdpteLow));
-        const reservedHigh = mpae.highReservedMask(M, !nxe);
-        const pdeAddr = mlong.entryAddress(pdpteLow, pdpteHigh) + mpae.pdeIndex(va) * 8;
-        const pdeLow = mem.read32(pdeAddr);
-        const pdeHigh = mem.read32(pdeAddr + 4);
-        this.level(trace, "PDE", mpae.pdeIndex(va), pdeAddr, pdeLow, pdeHigh, true);
-        if ((pdeLow & PTE_P) === 0)
-          return this.notPresent(kind, user, "PDE", pdeAddr, hex64(pdeHigh, pdeLow));
-        if ((pdeHigh & reservedHigh) !== 0) {
-          return this.reserved(
-            kind,
-            user,
-            "PDE",
-            pdeAddr,
-            hex64(pdeHigh, pdeLow),
-            hex64(pdeHigh & reservedHigh, 0),
-            highRule("PAE", M, nxe),
-          );
-        }
-        if ((pdeLow & PTE_PS) !== 0 && (pdeLow & mpae.LARGE_PAGE_RESERVED_LOW) !== 0) {
-          return this.reserved(
-            kind,
-            user,
-            "2 MiB PDE",
-            pdeAddr,
-            hex64(pdeHigh, pdeLow),
-            hex(pdeLow & mpae.LARGE_PAGE_RESERVED_LOW),
-            "bits 20:13 of a 2 MiB PDE",
-          );
-        }
-        this.walkEntryAddress[entries] = pdeAddr;
-        this.walkEntryLow[entries++] = pdeLow;
-        writable &&= (pdeLow & PTE_RW) !== 0;
-        userPage &&= (pdeLow & PTE_US) !== 0;
-        noExecute ||= nxe && (pdeHigh & PTE_XD_HIGH) !== 0;
-        if ((pdeLow & PTE_PS) !== 0) {
-          leafLow = pdeLow;
-          pageBase = mlong.entryAddress(pdeLow & 0xffe00000, pdeHigh);
-          shift = 21;
-          break;
-        }
-        const pteAddr = mlong.entryAddress(pdeLow, pdeHigh) + mpae.pteIndex(va) * 8;
-        const pteLow = mem.read32(pteAddr);
-        const pteHigh = mem.read32(pteAddr + 4);
-        this.level(trace, "PTE", mpae.pteIndex(va), pteAddr, pteLow, pteHigh, true);
-        if ((pteLow & PTE_P) === 0)
-          return this.notPresent(kind, user, "PTE", pteAddr, hex64(pteHigh, pteLow));
-        if ((pteHigh & reservedHigh) !== 0) {
-          return this.reserved(
-            kind,
-            user,
-            "PTE",
-            pteAddr,
-            hex64(pteHigh, pteLow),
-            hex64(pteHigh & reservedHigh, 0),
-            highRule("PAE", M, nxe),
-          );
-        }
-        this.walkEntryAddress[entries] = pteAddr;
-        this.walkEntryLow[entries++] = pteLow;
-        writable &&= (pteLow & PTE_RW) !== 0;
-        userPage &&= (pteLow & PTE_US) !== 0;
-        noExecute ||= nxe && (pteHigh & PTE_XD_HIGH) !== 0;
-        leafLow = pteLow;
-        pageBase = mlong.entryAddress(pteLow, pteHigh);
-        break;
-      }
-
+      case "pae":
       case "long": {
-        const reservedHigh = mlong.highReservedMask(M, !nxe);
+        // PML4E, PDPTE, PDE, PTE: one 8-byte entry shape, with a large page possible at the
+        // PDPTE (1 GiB) and the PDE (2 MiB). PAE paging starts at the PDE, below its PDPTE
+        // registers (loaded at the CR3 write, so they are not read here).
+        let depth = 0;
         let tableAt = Math.floor(this.cr3Value / PAGE_SIZE) * PAGE_SIZE;
-        // PML4E, PDPTE, PDE, PTE: the same 8-byte entry shape, with a large page possible at
-        // the PDPTE (1 GiB) and the PDE (2 MiB).
-        for (let depth = 0; depth < 4; depth++) {
+        let reservedHigh = mlong.highReservedMask(M, !nxe);
+        if (this.modeValue === "pae") {
+          const index = mpae.pdpteIndex(va);
+          const pdpteLow = this.pdpteLow[index]!;
+          const pdpteHigh = this.pdpteHigh[index]!;
+          const pdpteAt = mpae.pdptBase(this.cr3Value) + index * 8;
+          this.level(trace, "PDPTE (register)", index, pdpteAt, pdpteLow, pdpteHigh, true);
+          if ((pdpteLow & PTE_P) === 0) {
+            return this.notPresent(
+              kind,
+              user,
+              "PDPTE register",
+              pdpteAt,
+              hex64(pdpteHigh, pdpteLow),
+            );
+          }
+          depth = 2;
+          tableAt = mlong.entryAddress(pdpteLow, pdpteHigh);
+          reservedHigh = mpae.highReservedMask(M, !nxe);
+        }
+        for (; depth < 4; depth++) {
           const name = LONG_LEVELS[depth]!;
           const index = Math.floor(va / 2 ** (39 - 9 * depth)) & 511;
           const at = tableAt + index * 8;
@@ -943,7 +890,7 @@ export class Cpu implements Memory {
               at,
               hex64(high, low),
               hex64(high & reservedHigh, 0),
-              highRule("4-level", M, nxe),
+              highRule(this.modeValue, M, nxe),
             );
           }
           const large = depth > 0 && depth < 3 && (low & PTE_PS) !== 0;
@@ -1041,9 +988,9 @@ export class Cpu implements Memory {
 
 const LONG_LEVELS = ["PML4E", "PDPTE", "PDE", "PTE"] as const;
 
-function highRule(mode: string, maxPhysAddr: number, nxe: boolean): string {
-  const range = mode === "PAE" ? `62:${maxPhysAddr}` : `51:${maxPhysAddr}`;
-  return `${mode} entries reserve bits ${range} with MAXPHYADDR ${maxPhysAddr}${nxe ? "" : ", and bit 63 (XD) while EFER.NXE=0"}`;
+function highRule(mode: PagingMode, maxPhysAddr: number, nxe: boolean): string {
+  const range = mode === "pae" ? `62:${maxPhysAddr}` : `51:${maxPhysAddr}`;
+  return `${mode === "pae" ? "PAE" : "4-level"} entries reserve bits ${range} with MAXPHYADDR ${maxPhysAddr}${nxe ? "" : ", and bit 63 (XD) while EFER.NXE=0"}`;
 }
 
 /** A 64-bit value from halves, as 0x + 16 hex digits. */
