@@ -34,7 +34,8 @@ const memoryBlock = z.union([
 
 const kind = z.enum(["read", "write", "fetch"]);
 
-const step = z.discriminatedUnion("op", [
+/** One step of a scenario. */
+export const scenarioStepSchema = z.discriminatedUnion("op", [
   z
     .object({
       op: z.literal("access"),
@@ -81,7 +82,7 @@ export const scenarioSchema = z
     rflags: z.object({ ac: bool }).strict().default({}),
     cr3: number,
     memory: z.array(memoryBlock).default([]),
-    steps: z.array(step).default([]),
+    steps: z.array(scenarioStepSchema).default([]),
     /** Expected results, one per step (and `setup` when set-up must fault): see checkScenario. */
     expect: z.array(z.record(z.string(), z.unknown())).optional(),
     expectSetup: z.record(z.string(), z.unknown()).optional(),
@@ -89,7 +90,7 @@ export const scenarioSchema = z
   .strict();
 
 export type Scenario = z.input<typeof scenarioSchema>;
-export type ScenarioStep = z.output<typeof step>;
+export type ScenarioStep = z.output<typeof scenarioStepSchema>;
 
 /** One step's result: a physical address, a fault, a value read, or nothing. */
 export type StepResult =

@@ -177,7 +177,7 @@ export function qemuMemoryMap(options: QemuMemoryMapOptions): MemoryMap {
 
 /**
  * Named maps: "qemu-<machine>-<RAM>" as QEMU + SeaBIOS under KVM present them. The 128m and
- * 15g maps equal the real boot logs in shared/data/memmaps entry for entry.
+ * 15g maps equal the real boot logs (test/fixtures/memmaps) entry for entry.
  */
 export const MEMORY_MAP_PRESETS: Readonly<Record<string, MemoryMap>> = Object.freeze({
   "qemu-i440fx-128m": qemuMemoryMap({ machine: "i440fx", ramBytes: 128 * MiB }),

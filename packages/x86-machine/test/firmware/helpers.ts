@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import { expect } from "vitest";
 import { isAllocatorError } from "@allockit/core";
 
-/** shared/ sits beside the repository: test/firmware -> x86-machine -> packages -> main -> /work. */
-export const MEMMAPS_DIR = new URL("../../../../../shared/data/memmaps/", import.meta.url);
+/** Real firmware maps (copied from boot logs and a live machine), kept as test fixtures. */
+export const MEMMAPS_DIR = new URL("../fixtures/memmaps/", import.meta.url);
 
-/** The text of one of the real firmware maps in shared/data/memmaps. */
+/** The text of one of the real firmware maps in test/fixtures/memmaps. */
 export function readMemmap(name: string): string {
   return readFileSync(new URL(name, MEMMAPS_DIR), "utf8");
 }

@@ -66,7 +66,7 @@ const EXPECTED: Record<string, { format: string; raw: number; normalized: number
   },
 };
 
-describe("the real firmware maps in shared/data/memmaps", () => {
+describe("the real firmware maps in test/fixtures/memmaps", () => {
   it("are all covered here (a new file needs its hand-computed totals)", () => {
     const files = readdirSync(MEMMAPS_DIR).filter((name) => name.endsWith(".txt"));
     expect(files.sort()).toEqual(Object.keys(EXPECTED).sort());
