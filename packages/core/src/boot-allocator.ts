@@ -81,6 +81,7 @@ export class BumpBootAllocator implements BootAllocator {
   private readonly below: BumpCursor;
   /** Handed-out blocks, in order: boot-time state, small and bounded by the calls made. */
   private readonly handedOut: PhysRange[] = [];
+  private readonly reservedRanges: PhysRange[];
   private isCapped = false;
 
   constructor(map: MemoryMap, options: BumpBootAllocatorOptions = {}) {
@@ -101,6 +102,10 @@ export class BumpBootAllocator implements BootAllocator {
     }
     this.start = start;
     const usable = usableRanges(map, options.reserved ?? []);
+    this.reservedRanges = [
+      { base: 0, length: PAGE_SIZE, name: "frame 0" },
+      ...(options.reserved ?? []).map((r) => ({ ...r })),
+    ];
     this.above = new BumpCursor(
       intersectRanges(usable, [{ base: start, length: PHYS_ADDR_LIMIT - start }]),
     );
@@ -136,6 +141,10 @@ export class BumpBootAllocator implements BootAllocator {
   }
 
   /** Ranges handed out so far, merged, sorted. */
+  reserved(): PhysRange[] {
+    return this.reservedRanges.map((r) => ({ ...r }));
+  }
+
   allocated(): PhysRange[] {
     return mergeRanges(this.handedOut);
   }

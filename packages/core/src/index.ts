@@ -15,3 +15,4 @@ export * from "./list-heap.js";
 export * from "./loader.js";
 export * from "./config.js";
 export * from "./compose.js";
+export * from "./pmm-support.js";

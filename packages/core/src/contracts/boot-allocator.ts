@@ -11,6 +11,11 @@ export interface BootAllocator {
   allocFrames(count: number): number;
   /** Ranges handed out so far, merged. */
   allocated(): PhysRange[];
+  /**
+   * Ranges it was told never to hand out: frame 0, the kernel image, boot modules. A PMM keeps
+   * these, and everything `allocated()` returns, out of circulation.
+   */
+  reserved(): PhysRange[];
   readonly capped: boolean;
   /** Ends the allocator: later alloc calls throw. Returns the ranges it handed out. */
   cap(): PhysRange[];

@@ -11,9 +11,13 @@ export const DEFAULT_ZONE_LIMITS: Readonly<Record<Exclude<Zone, "NORMAL">, numbe
   DMA32: 4 * 1024 * 1024 * 1024,
 };
 
-/** Constraints of a frame request (the DMA cases). All addresses and sizes in bytes. */
+/**
+ * Constraints of a frame request (the DMA cases). All addresses and sizes in bytes. Without a
+ * zone, frames may come from any zone; a PMM prefers NORMAL, then DMA32, then DMA, keeping
+ * scarce low memory for the requests that need it (as Linux's zone fallback does).
+ */
 export interface FrameConstraints {
-  /** Take frames from this zone only. */
+  /** Take frames from this zone only: DMA [0, 16 MiB), DMA32 [16 MiB, 4 GiB), NORMAL above. */
   zone?: Zone;
   /** The whole run must end at or below this physical address. */
   below?: number;
@@ -42,6 +46,7 @@ export interface ZoneStats {
 }
 
 export interface PmmStats {
+  /** Frames managed: usable RAM minus frame 0, the kernel, modules and boot allocations. */
   totalFrames: number;
   freeFrames: number;
   usedFrames: number;
@@ -52,6 +57,14 @@ export interface PmmStats {
 
 /**
  * A page-frame allocator. Frame 0 is never handed out, so 0 means failure.
+ *
+ * `init` takes its metadata from the boot allocator, then caps it: the frames it manages are
+ * `managedRanges(map, boot)` after that (usable RAM minus `boot.reserved()` and
+ * `boot.allocated()`). Init must not touch every frame. `allocFrames` returns a run of `count`
+ * frames satisfying the constraints, or 0 when none is free (out of memory is not an error);
+ * malformed arguments raise EINVAL and constraints outside `capabilities` EUNSUPPORTED.
+ * `freeFrames` of frames not allocated (double free), outside managed RAM (reserved, holes) or
+ * misaligned raises a typed error and changes nothing.
  */
 export interface PhysicalMemoryManager {
   readonly name: string;
