@@ -46,15 +46,12 @@ import {
   RFLAGS_AC,
   type PagingMode,
 } from "./registers.js";
+import { accessAllowed, accessDeniedBecause } from "./rights.js";
 import { TLB_DIRTY, TLB_GLOBAL, TLB_NX, TLB_USER, TLB_WRITABLE, Tlb } from "./tlb.js";
 import type { WalkLevel, WalkTrace } from "./walk-trace.js";
 
-/** Access kinds as numbers on the hot path. */
-export const READ = 0;
-export const WRITE = 1;
-export const FETCH = 2;
-export type AccessKind = "read" | "write" | "fetch";
-const KIND_NAMES: readonly AccessKind[] = ["read", "write", "fetch"];
+import { FETCH, KIND_NAMES, READ, WRITE, type AccessKind } from "./rights.js";
+export { FETCH, READ, WRITE, type AccessKind } from "./rights.js";
 
 /** Called on a #PF; returns true when it resolved the fault (the access is retried). */
 export type PageFaultHandler = (fault: PageFaultInfo) => boolean;
@@ -366,49 +363,21 @@ export class Cpu implements Memory {
     this.tlb.rebuildFast(this.readOk, this.writeOk);
   }
 
-  /** SDM 4.6.1: is an access of `kind` allowed to a translation with these combined rights? */
+  /** SDM 4.6.1 with the current control bits: see rights.ts. */
   private allows(kind: number, flags: number, user: boolean, implicit: boolean): boolean {
-    const userPage = (flags & TLB_USER) !== 0;
-    const writable = (flags & TLB_WRITABLE) !== 0;
-    const noExecute = (flags & TLB_NX) !== 0;
-    if (user) {
-      if (!userPage) return false;
-      if (kind === WRITE) return writable;
-      if (kind === FETCH) return !noExecute;
-      return true;
-    }
-    if (kind === FETCH) return !(userPage && (this.cr4Value & CR4_SMEP) !== 0) && !noExecute;
-    // SMAP: explicit supervisor accesses may touch user pages only with RFLAGS.AC=1.
-    const smapBlocks =
-      userPage &&
-      (this.cr4Value & CR4_SMAP) !== 0 &&
-      (implicit || (this.rflagsValue & RFLAGS_AC) === 0);
-    if (kind === READ) return !smapBlocks;
-    return !smapBlocks && (writable || (this.cr0Value & CR0_WP) === 0);
+    return accessAllowed(
+      kind,
+      flags,
+      user,
+      implicit,
+      this.cr0Value,
+      this.cr4Value,
+      this.rflagsValue,
+    );
   }
 
-  /** The rule that denied an access, in words. */
   private deniedBecause(kind: number, flags: number, user: boolean, implicit: boolean): string {
-    const userPage = (flags & TLB_USER) !== 0;
-    if (user) {
-      if (!userPage)
-        return "user-mode access to a supervisor-mode page (U/S=0 in at least one level)";
-      if (kind === WRITE)
-        return "user-mode write to a read-only page (R/W=0 in at least one level)";
-      return "user-mode instruction fetch from an execute-disable page (XD=1 in at least one level, EFER.NXE=1)";
-    }
-    const who = implicit ? "implicit supervisor-mode" : "supervisor-mode";
-    if (kind === FETCH) {
-      if (userPage && (this.cr4Value & CR4_SMEP) !== 0)
-        return "SMEP: supervisor-mode instruction fetch from a user-mode page (CR4.SMEP=1)";
-      return "supervisor-mode instruction fetch from an execute-disable page (XD=1 in at least one level, EFER.NXE=1)";
-    }
-    if (userPage && (this.cr4Value & CR4_SMAP) !== 0) {
-      return implicit
-        ? `SMAP: ${who} data ${KIND_NAMES[kind]} of a user-mode page (implicit accesses ignore RFLAGS.AC)`
-        : `SMAP: ${who} data ${KIND_NAMES[kind]} of a user-mode page with RFLAGS.AC=0`;
-    }
-    return `${who} write to a read-only page with CR0.WP=1 (R/W=0 in at least one level)`;
+    return accessDeniedBecause(kind, flags, user, implicit, this.cr4Value);
   }
 
   // ------------------------------------------------------------------ data access (Memory)
