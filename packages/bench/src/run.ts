@@ -1,8 +1,17 @@
+import { cpus } from "node:os";
 import { formatSize } from "@allockit/core";
 import { formatRate, formatTable } from "./measure.js";
 import { measureMmu, type MmuFigures } from "./tables/mmu.js";
+import {
+  measureBareStack,
+  measureContiguousRuns,
+  measurePmmInit,
+  measurePmmThroughput,
+  type PmmInitFigures,
+  type PmmRunThroughput,
+  type PmmThroughput,
+} from "./tables/pmm.js";
 import { measureSparseMachine, type SparseFigures } from "./tables/sparse-machine.js";
-import { cpus } from "node:os";
 
 export interface BenchOptions {
   /** Tiny sizes: exercises every code path fast (for CI), figures meaningless. */
@@ -12,6 +21,13 @@ export interface BenchOptions {
 /** Everything `pnpm bench` measures (the JSON it writes). */
 export interface BenchResults {
   machine: { node: string; cpu: string; cores: number; platform: string; quick: boolean };
+  /** Single-frame alloc+free per PMM and occupancy. */
+  pmm: PmmThroughput[];
+  /** The same rounds on a bare Int32Array stack. */
+  pmmLimit: { opsPerSec: number };
+  /** Contiguous runs, for the PMMs that hand them out. */
+  pmmRuns: PmmRunThroughput[];
+  pmmInit: PmmInitFigures[];
   mmu: MmuFigures;
   sparseMachine: SparseFigures;
 }
@@ -22,9 +38,16 @@ export function runBench(
 ): BenchResults {
   const measure = options.quick
     ? { runs: 1, operations: 10_000 }
-    : { runs: 7, operations: 20_000_000 };
+    : { runs: 7, operations: 4_000_000 };
+  log("PMM: single-frame alloc+free at 0 / 50 / 90 % occupancy, and the bare Int32Array stack ...");
+  const pmm = measurePmmThroughput(measure, 1);
+  const pmmLimit = { opsPerSec: measureBareStack(measure) };
+  log("PMM: contiguous runs of 8, 64 and 512 frames ...");
+  const pmmRuns = measureContiguousRuns(measure, 1);
+  log("PMM: init time, host RSS and metadata (a fresh process each) ...");
+  const pmmInit = measurePmmInit(options.quick ? [1] : [1, 16, 64]);
   log("MMU: read32 / write32 through the TLB (all hits) next to a DataView loop ...");
-  const mmu = measureMmu(measure);
+  const mmu = measureMmu(options.quick ? measure : { runs: 7, operations: 20_000_000 });
   log("sparse machine: 64 GiB, 4-level paging, last page of RAM written and read ...");
   const sparseMachine = measureSparseMachine(options.quick ? 1 : 64);
   const cpu = cpus()[0];
@@ -36,16 +59,68 @@ export function runBench(
       platform: process.platform,
       quick: options.quick,
     },
+    pmm,
+    pmmLimit,
+    pmmRuns,
+    pmmInit,
     mmu,
     sparseMachine,
   };
 }
 
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+
 export function formatBench(results: BenchResults): string {
   const { mmu, sparseMachine } = results;
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
+  const plugins = [...new Set(results.pmm.map((r) => r.plugin))];
+  const rate = (plugin: string, occupancy: number) =>
+    results.pmm.find((r) => r.plugin === plugin && r.occupancy === occupancy)?.opsPerSec ?? NaN;
+  const stack90 = rate("pmm-stack", 0.9);
   return [
     `allockit bench on ${results.machine.cpu} (${results.machine.cores} cores), Node ${results.machine.node}${results.machine.quick ? " -- quick run, figures not meaningful" : ""}`,
+    "",
+    "PMM: single-frame alloc+free (rounds of 32 allocations, then 32 frees), 1 GiB q35 machine, median calls/s",
+    formatTable(
+      ["plugin", "0 %", "50 %", "90 %", "90 % vs stack", "0 % vs Int32Array"],
+      [
+        ...plugins.map((p) => [
+          p,
+          formatRate(rate(p, 0)),
+          formatRate(rate(p, 0.5)),
+          formatRate(rate(p, 0.9)),
+          ratio(rate(p, 0.9), stack90),
+          ratio(rate(p, 0), results.pmmLimit.opsPerSec),
+        ]),
+        ["Int32Array push/pop", formatRate(results.pmmLimit.opsPerSec), "", "", "", "1.00x"],
+      ],
+    ),
+    "",
+    "PMM: contiguous runs (8 allocations, then 8 frees), median calls/s",
+    formatTable(
+      ["plugin", "8 frames", "64 frames", "512 frames"],
+      [...new Set(results.pmmRuns.map((r) => r.plugin))].map((p) => [
+        p,
+        ...[8, 64, 512].map((f) =>
+          formatRate(
+            results.pmmRuns.find((r) => r.plugin === p && r.frames === f)?.opsPerSec ?? NaN,
+          ),
+        ),
+      ]),
+    ),
+    "",
+    "PMM: init over a q35 map (fresh process each)",
+    formatTable(
+      ["plugin", "RAM", "init", "host RSS", "RSS growth", "metadata", "metadata per GiB"],
+      results.pmmInit.map((r) => [
+        r.plugin,
+        `${r.ramGiB} GiB`,
+        `${(r.seconds * 1000).toFixed(1)} ms`,
+        formatSize(r.hostRssBytes),
+        formatSize(Math.max(0, r.hostRssBytes - r.baselineRssBytes)),
+        formatSize(r.metadataBytes),
+        formatSize(Math.round(r.metadataBytes / r.ramGiB)),
+      ]),
+    ),
     "",
     "MMU (4-level paging, every access a TLB hit), median ops/s",
     formatTable(

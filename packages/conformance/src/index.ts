@@ -42,3 +42,46 @@ export {
 export type { ScenarioReport } from "./heap/scenarios.js";
 export { heapConformance, runHeapConformance } from "./heap/suite.js";
 export type { HeapConformanceReport } from "./heap/suite.js";
+export { pmmConformance, runPmmConformance } from "./pmm/suite.js";
+export type { PmmConformanceReport } from "./pmm/suite.js";
+export {
+  DEFAULT_PMM_MAX_COMMANDS,
+  DEFAULT_PMM_NUM_RUNS,
+  resolvePmmOptions,
+} from "./pmm/options.js";
+export type { PmmConformanceOptions, ResolvedPmmOptions } from "./pmm/options.js";
+export { PmmEnvironment, bootLayout, createPmm } from "./pmm/environment.js";
+export type { BootLayout, PmmFactory } from "./pmm/environment.js";
+export { CONSTRAINT_KEYS, profilePmm } from "./pmm/profile.js";
+export type { PmmProfile } from "./pmm/profile.js";
+export {
+  GENERATED_MAPS,
+  STANDARD_MESSY_SHAPE,
+  buildMessyMap,
+  describeMap,
+  messyMapShapeArbitrary,
+  presetTestMaps,
+  realTestMaps,
+  sampleMessyMaps,
+  standardTestMap,
+} from "./pmm/maps.js";
+export type { MessyMapShape, PmmTestMap } from "./pmm/maps.js";
+export { REAL_MEMORY_MAPS } from "./pmm/real-maps.js";
+export type { RealMemoryMap } from "./pmm/real-maps.js";
+export { PmmHarness } from "./pmm/harness.js";
+export type { LiveRun, PmmRunCounters } from "./pmm/harness.js";
+export { BAD_FREE_KINDS } from "./pmm/bad-calls.js";
+export type { BadFreeKind } from "./pmm/bad-calls.js";
+export { planModelGroups, runPmmModel } from "./pmm/model-run.js";
+export type { PmmModelGroup, PmmModelReport } from "./pmm/model-run.js";
+export {
+  exhaustionTestMaps,
+  initTestMaps,
+  runPmmBadArguments,
+  runPmmBadFrees,
+  runPmmExhaustion,
+  runPmmInit,
+  runPmmPageSizes,
+  runPmmReserve,
+} from "./pmm/scenarios.js";
+export type { PmmInitMapReport, PmmInitReport, PmmScenarioReport } from "./pmm/scenarios.js";

@@ -38,7 +38,6 @@ import {
   CR4_PAE,
   CR4_PGE,
   CR4_PSE,
-  CR4_SMAP,
   CR4_SMEP,
   EFER_LMA,
   EFER_LME,
