@@ -69,11 +69,12 @@ export type { MessyMapShape, PmmTestMap } from "./pmm/maps.js";
 export { REAL_MEMORY_MAPS } from "./pmm/real-maps.js";
 export type { RealMemoryMap } from "./pmm/real-maps.js";
 export { PmmHarness } from "./pmm/harness.js";
-export type { LiveRun, PmmRunCounters } from "./pmm/harness.js";
+export type { FreedRange, LiveRun, PmmRunCounters } from "./pmm/harness.js";
+export type { Span } from "./pmm/spans.js";
 export { BAD_FREE_KINDS } from "./pmm/bad-calls.js";
 export type { BadFreeKind } from "./pmm/bad-calls.js";
 export { planModelGroups, runPmmModel } from "./pmm/model-run.js";
-export type { PmmModelGroup, PmmModelReport } from "./pmm/model-run.js";
+export type { GroupPlan, PmmModelGroup, PmmModelReport } from "./pmm/model-run.js";
 export {
   exhaustionTestMaps,
   initTestMaps,

@@ -42,7 +42,8 @@ export interface PmmModelReport extends PmmRunCounters {
   readonly groups: readonly PmmModelGroup[];
 }
 
-interface GroupPlan extends PmmModelGroup {
+/** A model group with its share of the runs. */
+export interface GroupPlan extends PmmModelGroup {
   readonly fixed: PmmTestMap | undefined;
 }
 
