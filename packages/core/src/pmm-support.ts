@@ -79,6 +79,8 @@ export class FrameRequest {
   }
 }
 
+const CONSTRAINT_NAMES: ReadonlySet<string> = new Set(["zone", "below", "align", "boundary"]);
+
 /**
  * Checks `count` and `constraints` against what the PMM declares, and fills `into`. Malformed
  * values raise EINVAL naming them; a constraint (or a contiguous run) the PMM does not declare
@@ -121,9 +123,11 @@ export function resolveFrameRequest(
       constraints,
     );
   }
-  for (const key of Object.keys(constraints) as Array<keyof FrameConstraints>) {
+  // for...in and a module-level set: no arrays made per call on the allocFrames path.
+  for (const name in constraints) {
+    const key = name as keyof FrameConstraints;
     if (constraints[key] === undefined) continue;
-    if (!["zone", "below", "align", "boundary"].includes(key)) {
+    if (!CONSTRAINT_NAMES.has(key)) {
       throw new AllocatorError("EINVAL", `unknown frame constraint ${JSON.stringify(key)}`, key);
     }
     if (!capabilities.constraints.has(key)) {
