@@ -65,3 +65,35 @@ export function describeValue(value: unknown): string {
     return String(value);
   }
 }
+
+const FAULT_BRAND = Symbol.for("allockit.AccessFault");
+
+/**
+ * A page fault the VMM could not resolve (no region, a guard page, a right the region does not
+ * give): code EFAULT, with the structured report in `report` and as `value`.
+ */
+export class AccessFault extends AllocatorError {
+  readonly [FAULT_BRAND] = true;
+  readonly report: import("./contracts/vmm.js").FaultReport;
+
+  constructor(report: import("./contracts/vmm.js").FaultReport) {
+    super(
+      "EFAULT",
+      `${report.access} at ${report.formatted} (CPL ${report.cpl}, space ${report.space}${
+        report.region === undefined ? ", no region" : `, region "${report.region.name}"`
+      }): ${report.reason}`,
+      report,
+    );
+    this.name = "AccessFault";
+    this.report = report;
+  }
+}
+
+/** True for an {@link AccessFault}, also one raised by another copy of this package. */
+export function isAccessFault(error: unknown): error is AccessFault {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[FAULT_BRAND] === true
+  );
+}

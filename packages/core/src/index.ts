@@ -16,3 +16,4 @@ export * from "./loader.js";
 export * from "./config.js";
 export * from "./compose.js";
 export * from "./pmm-support.js";
+export * from "./boot.js";
