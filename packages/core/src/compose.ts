@@ -14,6 +14,7 @@ import {
   type PluginLoadOptions,
 } from "./loader.js";
 import { TOKENS, resolveToken, tryResolveToken } from "./tokens.js";
+import { bootSystem, type BootReport } from "./boot.js";
 
 export interface ComposeOptions extends PluginLoadOptions {
   /** Where the config came from, for error messages. */
@@ -34,6 +35,8 @@ export interface ComposedSystem {
   pmm: PhysicalMemoryManager | undefined;
   vmm: VirtualMemoryManager | undefined;
   machine: unknown;
+  /** What booting did, when the system has a PMM (and a VMM). */
+  report: BootReport | undefined;
 }
 
 /**
@@ -63,9 +66,35 @@ export async function compose(
     plugin.manifest.register(container, pluginOptions);
     plugins[section] = plugin;
   }
+  // A system with a PMM boots: firmware map, boot allocator, PMM, then the VMM's page tables,
+  // paging and the kernel heap region, before anything resolves the heap's page source.
+  const pmm = tryResolveToken(container, TOKENS.Pmm);
+  const vmm = tryResolveToken(container, TOKENS.Vmm);
+  let report: BootReport | undefined;
+  if (pmm !== undefined || vmm !== undefined) {
+    const memoryMap = tryResolveToken(container, TOKENS.MemoryMap);
+    const physical = tryResolveToken(container, TOKENS.PhysicalMemory);
+    if (memoryMap === undefined || physical === undefined) {
+      throw new AllocatorError(
+        "ECONFIG",
+        `${options.source ?? "config"}: a PMM or VMM needs a machine plugin that registers a memory map and physical memory (such as @allockit/x86-machine)`,
+        config.machine?.plugin,
+      );
+    }
+    const info = tryResolveToken(container, TOKENS.BootInfo);
+    report = bootSystem({
+      machine: tryResolveToken(container, TOKENS.Machine),
+      memoryMap,
+      physical,
+      ...(pmm === undefined ? {} : { pmm }),
+      ...(vmm === undefined ? {} : { vmm }),
+      ...(info?.kernelImage === undefined ? {} : { kernelImage: info.kernelImage }),
+      ...(info?.modules === undefined ? {} : { modules: info.modules }),
+    });
+  }
   for (const [token, what] of [
     [TOKENS.Heap, "a heap"],
-    [TOKENS.PageSource, "a page source (a machine or flat-memory plugin)"],
+    [TOKENS.PageSource, "a page source (a VMM, or a flat-memory plugin)"],
   ] as const) {
     if (!container.isRegistered(token, true)) {
       throw new AllocatorError(
@@ -83,8 +112,15 @@ export async function compose(
     heap: resolveToken(container, TOKENS.Heap),
     pageSource,
     memory: tryResolveToken(container, TOKENS.Memory) ?? pageSource.memory,
-    pmm: tryResolveToken(container, TOKENS.Pmm),
-    vmm: tryResolveToken(container, TOKENS.Vmm),
+    pmm,
+    vmm,
     machine: tryResolveToken(container, TOKENS.Machine),
+    report,
   };
 }
+
+/**
+ * Boots a system from a config: {@link compose} with the boot stages in between. The same
+ * function; this name says what it does for a config with a machine, a PMM and a VMM.
+ */
+export const boot = compose;

@@ -6,6 +6,7 @@ import type { PhysicalMemoryManager } from "./contracts/pmm.js";
 import type { VirtualMemoryManager } from "./contracts/vmm.js";
 import type { BootAllocator } from "./contracts/boot-allocator.js";
 import type { MemoryMap } from "./contracts/memory-map.js";
+import type { BootInfo } from "./boot.js";
 
 /**
  * A DI token carrying the type it resolves to. Tokens are registered symbols
@@ -28,6 +29,8 @@ export const TOKENS = {
   /** The firmware memory map the system booted with. */
   MemoryMap: token<MemoryMap>("MemoryMap"),
   BootAllocator: token<BootAllocator>("BootAllocator"),
+  /** Where the boot loader put the kernel image and modules. */
+  BootInfo: token<BootInfo>("BootInfo"),
   Pmm: token<PhysicalMemoryManager>("Pmm"),
   Vmm: token<VirtualMemoryManager>("Vmm"),
   /** What the kernel heap grows from. */

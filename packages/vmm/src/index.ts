@@ -5,3 +5,4 @@ export * from "./page-tables.js";
 export * from "./address-space.js";
 export * from "./heap-page-source.js";
 export * from "./x86-vmm.js";
+export { default } from "./plugin.js";

@@ -47,7 +47,8 @@ export class PageTables {
   private readonly path: Float64Array;
   private readonly pathIndex: Int32Array;
 
-  private readonly constraints: FrameConstraints | undefined;
+  private readonly constraints: readonly FrameConstraints[] | undefined;
+  private readonly lowConstraints: readonly FrameConstraints[] | undefined;
   private readonly pdeFlagsUser = PTE_P | PTE_RW | PTE_US;
   private readonly pdeFlagsKernel = PTE_P | PTE_RW;
 
@@ -59,15 +60,35 @@ export class PageTables {
     this.access = access;
     this.path = new Float64Array(layout.levels);
     this.pathIndex = new Int32Array(layout.levels);
-    this.constraints = frameConstraints(layout, pmm);
+    this.constraints = layout.mode === "32bit" ? belowFourGiB(pmm) : undefined;
+    this.lowConstraints = belowFourGiB(pmm);
   }
 
   /** One frame from the PMM that the mode can address, or 0. */
   allocFrame(): number {
-    const frame =
-      this.constraints === undefined
-        ? this.pmm.allocFrames(1)
-        : this.pmm.allocFrames(1, this.constraints);
+    return this.allocWith(this.constraints);
+  }
+
+  /** One frame below 4 GiB (a PAE PDPT: CR3 holds 32 bits), or 0. */
+  allocLowFrame(): number {
+    const frame = this.allocWith(this.lowConstraints);
+    if (frame !== 0 && frame + PAGE_SIZE > 2 ** 32) {
+      this.pmm.freeFrames(frame, 1);
+      return 0;
+    }
+    return frame;
+  }
+
+  private allocWith(constraints: readonly FrameConstraints[] | undefined): number {
+    let frame = 0;
+    if (constraints === undefined) {
+      frame = this.pmm.allocFrames(1);
+    } else {
+      // 32-bit paging: below 4 GiB, asked for as precisely as the PMM allows.
+      for (let i = 0; i < constraints.length && frame === 0; i++) {
+        frame = this.pmm.allocFrames(1, constraints[i]);
+      }
+    }
     if (frame !== 0 && frame + PAGE_SIZE > this.layout.physLimit) {
       // Cannot be reached in this mode; give it back and report out of memory.
       this.pmm.freeFrames(frame, 1);
@@ -80,9 +101,9 @@ export class PageTables {
     this.pmm.freeFrames(frame, 1);
   }
 
-  /** A zeroed table frame, or 0. */
-  allocTable(pin: boolean): number {
-    const frame = this.allocFrame();
+  /** A zeroed table frame (below 4 GiB with `low`), or 0. */
+  allocTable(pin: boolean, low = false): number {
+    const frame = low ? this.allocLowFrame() : this.allocFrame();
     if (frame === 0) return 0;
     this.access.zero(frame);
     this.present.set(frame, 0);
@@ -210,13 +231,13 @@ export class PageTables {
   }
 }
 
-/** Frames a mode can use: 32-bit paging reaches only the first 4 GiB. */
-function frameConstraints(
-  layout: Layout,
-  pmm: PhysicalMemoryManager,
-): FrameConstraints | undefined {
-  if (layout.physLimit >= 2 ** 52) return undefined;
-  if (layout.mode !== "32bit") return undefined;
-  if (pmm.capabilities.constraints.has("below")) return { below: layout.physLimit };
+/**
+ * What to ask the PMM for a frame below 4 GiB (all of 32-bit paging's frames, a PAE PDPT):
+ * "below 4 GiB" where the PMM honours it, else the DMA32 zone, then DMA.
+ */
+function belowFourGiB(pmm: PhysicalMemoryManager): readonly FrameConstraints[] | undefined {
+  const honoured = pmm.capabilities.constraints;
+  if (honoured.has("below")) return [{ below: 2 ** 32 }];
+  if (honoured.has("zone")) return [{ zone: "DMA32" }, { zone: "DMA" }];
   return undefined;
 }

@@ -443,7 +443,8 @@ export class X86Vmm implements VirtualMemoryManager {
   /** A top-level table (PAE: a PDPT and its four directories), pinned. */
   private makeRoot(kernel: boolean): number {
     const tables = this.tables;
-    const root = tables.allocTable(true);
+    // A PAE PDPT must lie below 4 GiB: CR3 holds only 32 bits in PAE paging.
+    const root = tables.allocTable(true, this.layout.mode === "pae");
     if (root === 0) return 0;
     if (this.layout.mode !== "pae") return root;
     const dirs: number[] = [];

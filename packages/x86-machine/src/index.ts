@@ -12,3 +12,4 @@ export * from "./machine.js";
 export * from "./firmware/index.js";
 export * from "./scenario.js";
 export * from "./walk-explainer.js";
+export { default } from "./plugin.js";
