@@ -307,21 +307,23 @@ export class X86AddressSpace implements AddressSpace {
         if (from < to) this.clearRange(record, from, to, "unmap");
         this.tree.remove(nodeStart);
         // What is left below and above the unmapped range stays, as regions of its own.
-        if (addr > nodeStart && addr > record.start) {
-          const left = { ...record, end: addr, source: record.source };
-          this.tree.insert(nodeStart, addr, left);
-          if (record.source !== undefined) record.source.regionShrunk(left.end);
-        }
-        if (end < record.end) {
+        const oldEnd = record.end;
+        if (end < oldEnd) {
           const right: RegionRecord = {
             ...record,
             start: end,
             guard: 0,
+            protection: { ...record.protection },
             physical: record.physical < 0 ? -1 : record.physical + (end - record.start),
-            name: record.name,
             source: undefined,
           };
-          this.tree.insert(end, record.end, right);
+          this.tree.insert(end, oldEnd, right);
+        }
+        if (addr > nodeStart && addr > record.start) {
+          // The lower part keeps the record (and a heap region its page source).
+          record.end = addr;
+          this.tree.insert(nodeStart, addr, record);
+          if (record.source !== undefined) record.source.regionShrunk(addr);
         }
       }
     } finally {
