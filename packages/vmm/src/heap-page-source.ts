@@ -13,10 +13,14 @@ import type { RegionRecord, X86AddressSpace } from "./address-space.js";
 import { RegionTree } from "./region-tree.js";
 
 /**
- * A PageSource over one heap region: mmap-style runs of pages handed out from the region
- * (demand-paged, or committed on request), and brk-style growth of the region itself when no
- * run fits (`sbrk`). Freed runs are decommitted: their frames go back to the PMM and the pages
- * read zero when handed out again.
+ * A PageSource over one heap region: mmap-style runs of pages handed out from the region, and
+ * brk-style growth of the region itself when no run fits (`sbrk`). Freed runs are decommitted:
+ * their frames go back to the PMM and the pages read zero when handed out again.
+ *
+ * Runs are committed (frames mapped before `allocPages` returns) unless `commit: false` is
+ * passed or `defaultCommit` is false: a heap writes its headers into fresh pages at once, and a
+ * demand-paged page that finds the PMM empty on first touch could only fault, where a committed
+ * request returns 0 and the heap reports out of memory as the contract says.
  */
 export class HeapPageSource implements PageSource {
   readonly pageSize = PAGE_SIZE;
@@ -28,6 +32,9 @@ export class HeapPageSource implements PageSource {
   private allocCalls = 0;
   private freeCalls = 0;
   private failedCalls = 0;
+
+  /** Whether runs are committed when the caller does not say. */
+  defaultCommit = true;
 
   constructor(
     private readonly space: X86AddressSpace,
@@ -75,7 +82,7 @@ export class HeapPageSource implements PageSource {
       this.failedCalls++;
       return 0;
     }
-    if (options.commit === true && !this.space.commit(at, size)) {
+    if ((options.commit ?? this.defaultCommit) && !this.space.commit(at, size)) {
       this.space.decommit(at, size);
       this.failedCalls++;
       return 0;

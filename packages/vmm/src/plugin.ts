@@ -31,6 +31,10 @@ export default definePlugin({
         .default(1024)
         .refine((kib) => kib % 4 === 0, "must be a multiple of 4 KiB")
         .describe("initial size of the kernel heap region (it grows)"),
+      kernelHeapCommit: z
+        .boolean()
+        .default(true)
+        .describe("commit the kernel heap's pages when handed out (false: fault them in)"),
     })
     .strict(),
   register(container, options) {
@@ -41,6 +45,7 @@ export default definePlugin({
             mode: options.mode as "32bit" | "pae" | "long",
             access: options.access,
             kernelHeapBytes: options.kernelHeapKiB * KiB,
+            kernelHeapCommit: options.kernelHeapCommit,
           }),
       ),
     });

@@ -37,6 +37,7 @@ import {
   type PageFaultInfo,
 } from "@allockit/x86-machine";
 import { X86AddressSpace, type RegionRecord } from "./address-space.js";
+import type { HeapPageSource } from "./heap-page-source.js";
 import { indexAt, layoutFor, type Layout, type VmmMode } from "./layout.js";
 import { PageTables, entryFrame } from "./page-tables.js";
 import {
@@ -62,6 +63,11 @@ export interface X86VmmOptions {
   access: PageTableAccess;
   /** Initial size of the kernel heap region (it grows brk-style); default 1 MiB. */
   kernelHeapBytes?: number;
+  /**
+   * Whether the kernel heap's pages are committed when handed out (default true), or left to
+   * fault in on first touch (heap growth faults; out of memory then surfaces as a fault).
+   */
+  kernelHeapCommit?: boolean;
 }
 
 /** Why the VMM invalidates a translation. */
@@ -81,6 +87,7 @@ export class X86Vmm implements VirtualMemoryManager {
   readonly mode: VmmMode;
   readonly access: PageTableAccess;
   private readonly heapBytes: number;
+  private readonly heapCommit: boolean;
 
   private machineValue: Machine | undefined;
   private layoutValue: Layout | undefined;
@@ -144,6 +151,7 @@ export class X86Vmm implements VirtualMemoryManager {
     this.mode = options.mode;
     this.access = options.access;
     this.heapBytes = heapBytes;
+    this.heapCommit = options.kernelHeapCommit ?? true;
   }
 
   // ---------------------------------------------------------------- accessors
@@ -411,11 +419,13 @@ export class X86Vmm implements VirtualMemoryManager {
     });
     if (heapStart === 0)
       throw new AllocatorError("ENOMEM", "no room for the kernel heap region", undefined);
-    this.heapSource = kernel.pageSource(heapStart);
+    const source = kernel.pageSource(heapStart) as HeapPageSource;
+    source.defaultCommit = this.heapCommit;
+    this.heapSource = source;
     stages.push({
       name: "kernel heap",
       details: [
-        `heap region at ${this.format(heapStart)}, ${formatSize(this.heapBytes)} reserved, demand-paged, grows up to ${this.format(layout.heapLimit)}`,
+        `heap region at ${this.format(heapStart)}, ${formatSize(this.heapBytes)} reserved, ${this.heapCommit ? "pages committed as the heap takes them" : "demand-paged"}, grows up to ${this.format(layout.heapLimit)}`,
       ],
       frames: 0,
       ms: performance.now() - started,

@@ -1,5 +1,6 @@
 import {
   GiB,
+  ListHeap,
   MiB,
   PAGE_SIZE,
   isAccessFault,
@@ -354,6 +355,25 @@ describe("x86 vmm: details", () => {
     expect(codeOf(() => heap.freePages(b, 1))).toBe("EFAULT");
     expect(codeOf(() => heap.allocPages(1, { physical: { zone: "DMA" } }))).toBe("EUNSUPPORTED");
     expect(heap.stats()).toMatchObject({ pagesInUse: pages, allocCalls: 3, freeCalls: 1 });
+    vmm.check();
+  });
+
+  it("a heap over the kernel heap reports running out of memory as 0, and recovers", () => {
+    const { vmm, pmm } = bootTestSystem({ mode: "long", ramBytes: 16 * MiB });
+    const heap = new ListHeap(vmm.kernelHeap);
+    const live: number[] = [];
+    for (;;) {
+      const p = heap.heap_alloc(60_000, 0);
+      if (p === 0) break;
+      live.push(p);
+    }
+    expect(live.length).toBeGreaterThan(10);
+    expect(pmm.stats().freeFrames).toBeLessThan(20);
+    heap.check();
+    vmm.check();
+    for (const p of live) heap.heap_free(p);
+    heap.check();
+    expect(heap.heap_alloc(60_000, 0)).not.toBe(0);
     vmm.check();
   });
 
