@@ -12,6 +12,8 @@ import {
   type PmmThroughput,
 } from "./tables/pmm.js";
 import { measureSparseMachine, type SparseFigures } from "./tables/sparse-machine.js";
+import { measureBootTimes, type BootTime } from "./tables/boot.js";
+import { MAP_PATTERNS, measureVmm, type VmmFigures } from "./tables/vmm.js";
 
 export interface BenchOptions {
   /** Tiny sizes: exercises every code path fast (for CI), figures meaningless. */
@@ -30,6 +32,10 @@ export interface BenchResults {
   pmmInit: PmmInitFigures[];
   mmu: MmuFigures;
   sparseMachine: SparseFigures;
+  /** map+unmap with 1 000 and 100 000 live regions, per mode, access and pattern. */
+  vmm: VmmFigures;
+  /** bootSystem time per machine, mode and PMM. */
+  boot: BootTime[];
 }
 
 export function runBench(
@@ -50,6 +56,12 @@ export function runBench(
   const mmu = measureMmu(options.quick ? measure : { runs: 7, operations: 20_000_000 });
   log("sparse machine: 64 GiB, 4-level paging, last page of RAM written and read ...");
   const sparseMachine = measureSparseMachine(options.quick ? 1 : 64);
+  log("VMM: map+unmap with 1,000 and 100,000 live regions, every mode and access ...");
+  const vmm = measureVmm(
+    options.quick ? { runs: 1, operations: 500 } : { runs: 5, operations: 30_000 },
+  );
+  log("boot: every mode and PMM on 4 GiB, long mode on 64 GiB ...");
+  const boot = measureBootTimes(options.quick ? 1 : 25);
   const cpu = cpus()[0];
   return {
     machine: {
@@ -65,6 +77,8 @@ export function runBench(
     pmmInit,
     mmu,
     sparseMachine,
+    vmm,
+    boot,
   };
 }
 
@@ -153,5 +167,71 @@ export function formatBench(results: BenchResults): string {
       ],
     ),
     "",
+    ...formatVmm(results.vmm),
+    "",
+    ...formatBoot(results.boot),
+    "",
   ].join("\n");
+}
+
+function formatVmm(vmm: VmmFigures): string[] {
+  const [small, large] = [vmm.sizes[0]!, vmm.sizes[vmm.sizes.length - 1]!];
+  const largeRows = vmm.rows.filter((r) => r.regions === large && r.pattern === MAP_PATTERNS[0]);
+  const range = (values: number[], unit = "") =>
+    `${count(Math.round(Math.min(...values)))}-${count(Math.round(Math.max(...values)))}${unit}`;
+  const width = Math.max(...vmm.goals.map((g) => g.pattern.length));
+  return [
+    `VMM: map (1 page, committed) + unmap in a user space with N live committed 1-page regions, 1 GiB machine, pmm-stack, median pairs/s`,
+    formatTable(
+      [
+        "mode",
+        "access",
+        "pattern",
+        `${count(small)} regions`,
+        `${count(large)} regions`,
+        "per-op time ratio",
+      ],
+      vmm.scaling.map((s) => [
+        s.mode,
+        s.access,
+        s.pattern,
+        formatRate(s.smallOpsPerSec),
+        formatRate(s.largeOpsPerSec),
+        `${s.ratio.toFixed(2)}x${s.met ? "" : " (over)"}`,
+      ]),
+    ),
+    `first fit: no address, the gap search finds the lowest hole; spread: at a hole next to a different live region each time`,
+    `building ${count(large)} regions: ${range(
+      largeRows.map((r) => r.fillMs),
+      " ms",
+    )}; VMM page-table pages with them live: ${range(largeRows.map((r) => r.pageTablePages))}`,
+    `goal: the larger no more than ${vmm.goalRatio}x slower per operation -- ${vmm.goalMet ? "met" : "NOT met"}`,
+    ...vmm.goals.map(
+      (g) =>
+        `  ${`${g.pattern}:`.padEnd(width + 1)} ${g.met ? "met" : "NOT met"}, ${g.within} of ${g.of} within (worst ${g.worstRatio.toFixed(2)}x, ${g.worst})`,
+    ),
+  ];
+}
+
+function formatBoot(rows: readonly BootTime[]): string[] {
+  return [
+    `Boot: bootSystem from the firmware map to the kernel heap, direct-map access, fresh process each: first boot, then median of ${rows[0]?.runs ?? 0} more`,
+    formatTable(
+      ["machine", "mode", "pmm", "first boot", "boot", "pmm init", "page tables", "frames taken"],
+      rows.map((r) => [
+        r.preset,
+        r.mode,
+        r.pmm,
+        `${r.coldMs.toFixed(1)} ms`,
+        `${r.ms.toFixed(2)} ms`,
+        `${r.pmmMs.toFixed(2)} ms`,
+        `${r.pageTablesMs.toFixed(2)} ms`,
+        `${count(r.frames)} (${formatSize(r.frames * 4096)})`,
+      ]),
+    ),
+  ];
+}
+
+function count(value: number): string {
+  return value.toLocaleString("en-US");
 }

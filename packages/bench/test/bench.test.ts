@@ -1,10 +1,14 @@
-import { describe, expect, it } from "vitest";
-import { formatBench, runBench } from "@allockit/bench";
+import { beforeAll, describe, expect, it } from "vitest";
+import { MAP_PATTERNS, VMM_SIZES, formatBench, runBench, type BenchResults } from "@allockit/bench";
 
 // Exercises the bench code paths at tiny sizes; no timing is asserted anywhere.
 describe("pnpm bench --quick", () => {
+  let results: BenchResults;
+  beforeAll(() => {
+    results = runBench({ quick: true });
+  }, 120_000);
+
   it("measures every table and formats them", () => {
-    const results = runBench({ quick: true });
     expect(results.mmu.tlbHitRead32OpsPerSec).toBeGreaterThan(0);
     expect(results.mmu.dataViewRead32OpsPerSec).toBeGreaterThan(0);
     expect(results.sparseMachine.touchedPages).toBeGreaterThanOrEqual(5); // 4 tables + the page
@@ -12,5 +16,58 @@ describe("pnpm bench --quick", () => {
     const text = formatBench(results);
     expect(text).toContain("read32");
     expect(text).toContain("Sparse machine");
+  });
+
+  it("measures VMM map+unmap at both sizes for every mode, access and pattern", () => {
+    const { vmm } = results;
+    expect(vmm.sizes).toEqual([1_000, 100_000]);
+    expect(vmm.scaling).toHaveLength(3 * 3 * MAP_PATTERNS.length);
+    expect(vmm.rows).toHaveLength(vmm.scaling.length * VMM_SIZES.length);
+    const configs = new Set(vmm.scaling.map((s) => `${s.mode} ${s.access}`));
+    expect(configs.size).toBe(9);
+    for (const row of vmm.rows) {
+      expect(row.opsPerSec).toBeGreaterThan(0);
+      expect(Number.isFinite(row.opsPerSec)).toBe(true);
+      expect(row.fillMs).toBeGreaterThan(0);
+    }
+    for (const s of vmm.scaling) {
+      expect(s.ratio).toBeCloseTo(s.smallOpsPerSec / s.largeOpsPerSec, 6);
+      expect(s.met).toBe(s.ratio <= vmm.goalRatio);
+    }
+    // 100,000 committed regions spread 16 KiB apart need hundreds of page tables more than 1,000.
+    for (const mode of ["32bit", "pae", "long"]) {
+      const tables = (regions: number) =>
+        vmm.rows.find((r) => r.mode === mode && r.access === "direct-map" && r.regions === regions)!
+          .pageTablePages;
+      expect(tables(100_000) - tables(1_000)).toBeGreaterThan(300);
+    }
+    expect(vmm.goals.map((g) => g.pattern)).toEqual([...MAP_PATTERNS]);
+    expect(vmm.goalMet).toBe(vmm.goals.every((g) => g.met));
+    const text = formatBench(results);
+    expect(text).toContain("100,000 regions");
+    expect(text).toContain("goal: the larger no more than 1.5x slower per operation -- ");
+    expect(text).toMatch(/^ {2}spread: +(met|NOT met), \d of 9 within/m);
+  });
+
+  it("measures boot time per mode and PMM, and long mode on 64 GiB", () => {
+    const { boot } = results;
+    expect(boot.map((r) => `${r.preset} ${r.mode} ${r.pmm}`)).toEqual([
+      ...["32bit", "pae", "long"].flatMap((mode) =>
+        ["pmm-stack", "pmm-bitmap", "pmm-buddy"].map((pmm) => `qemu-i440fx-4g ${mode} ${pmm}`),
+      ),
+      ...["pmm-stack", "pmm-bitmap", "pmm-buddy"].map((pmm) => `qemu-q35-64g long ${pmm}`),
+    ]);
+    for (const row of boot) {
+      expect(row.ms).toBeGreaterThan(0);
+      expect(row.coldMs).toBeGreaterThan(0);
+      expect(row.ms).toBeGreaterThanOrEqual(row.pmmMs);
+      expect(row.frames).toBeGreaterThan(100); // PMM metadata and the kernel page tables
+    }
+    // 16x the RAM: more PMM metadata.
+    const frames = (preset: string, pmm: string) =>
+      boot.find((r) => r.preset === preset && r.mode === "long" && r.pmm === pmm)!.frames;
+    for (const pmm of ["pmm-stack", "pmm-bitmap", "pmm-buddy"])
+      expect(frames("qemu-q35-64g", pmm)).toBeGreaterThan(frames("qemu-i440fx-4g", pmm));
+    expect(formatBench(results)).toMatch(/^qemu-q35-64g +long +pmm-buddy +[\d.]+ ms/m);
   });
 });

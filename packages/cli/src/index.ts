@@ -3,12 +3,28 @@ export { createProgram, listCommands, registerCommand, type CliCommand } from ".
 export type { Command } from "commander";
 export { BUILTIN_COMMANDS } from "./commands/index.js";
 export { runCommand } from "./commands/run.js";
+export { bootCommand } from "./commands/boot.js";
+export {
+  BOOT_ACCESSES,
+  BOOT_DEFAULTS,
+  BOOT_MODES,
+  PMM_SHORT_NAMES,
+  bootConfig,
+  bootFromFlags,
+  formatBootCommandReport,
+  type BootCommandReport,
+  type BootFlags,
+  type BootHeapProbe,
+  type BootOutcome,
+  type BootRegion,
+} from "./boot.js";
 export { integerOption } from "./options.js";
 export { CLI_PACKAGE_DIR, CLI_VERSION } from "./package-info.js";
 export { SeededRandom } from "./random.js";
 export { formatRunReport, runSystem, type RunOptions, type RunReport } from "./run.js";
 export {
   DEFAULT_CONFIG_SOURCE,
+  composeConfig,
   composeSystem,
   readConfigFile,
   summarizePlugins,

@@ -55,28 +55,32 @@ export function readConfigFile(file: string): unknown {
 }
 
 /**
+ * Composes a config object. Plugins resolve from the directory of `configFile` (when the config
+ * came from one), then the current directory, then this package (so the plugins the CLI depends
+ * on are found from anywhere). `source` names the config in error messages.
+ */
+export async function composeConfig(
+  config: unknown,
+  source: string,
+  configFile?: string,
+): Promise<LoadedSystem> {
+  const cwd = resolve(process.cwd());
+  const bases = configFile === undefined ? [cwd] : [dirname(resolve(configFile)), cwd];
+  const system = await compose(config, {
+    source,
+    // A Set: the config's directory is often the cwd, and error messages list each place once.
+    resolveFrom: [...new Set([...bases, resolve(CLI_PACKAGE_DIR)])],
+  });
+  return { ...system, source };
+}
+
+/**
  * Composes the system of a config file, or core's DEFAULT_CONFIG when `configFile` is
- * undefined. Plugins resolve from the config file's directory, then the current directory,
- * then this package (so the plugins the CLI depends on are found from anywhere).
+ * undefined (see {@link composeConfig} for where plugins resolve from).
  */
 export async function composeSystem(configFile?: string): Promise<LoadedSystem> {
-  const cwd = process.cwd();
-  if (configFile === undefined) {
-    const system = await compose(DEFAULT_CONFIG, {
-      source: DEFAULT_CONFIG_SOURCE,
-      resolveFrom: [cwd, CLI_PACKAGE_DIR],
-    });
-    return { ...system, source: DEFAULT_CONFIG_SOURCE };
-  }
-  const config = readConfigFile(configFile);
-  const system = await compose(config, {
-    source: configFile,
-    // A Set: the config's directory is often the cwd, and error messages list each place once.
-    resolveFrom: [
-      ...new Set([dirname(resolve(configFile)), resolve(cwd), resolve(CLI_PACKAGE_DIR)]),
-    ],
-  });
-  return { ...system, source: configFile };
+  if (configFile === undefined) return composeConfig(DEFAULT_CONFIG, DEFAULT_CONFIG_SOURCE);
+  return composeConfig(readConfigFile(configFile), configFile, configFile);
 }
 
 /** The plugins of a composed system, lower layers first. */

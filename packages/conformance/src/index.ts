@@ -86,3 +86,32 @@ export {
   runPmmReserve,
 } from "./pmm/scenarios.js";
 export type { PmmInitMapReport, PmmInitReport, PmmScenarioReport } from "./pmm/scenarios.js";
+export { vmmConformance, runVmmConformance } from "./vmm/suite.js";
+export type { VmmConformanceReport } from "./vmm/suite.js";
+export {
+  DEFAULT_VMM_MAX_COMMANDS,
+  DEFAULT_VMM_NUM_RUNS,
+  resolveVmmOptions,
+} from "./vmm/options.js";
+export type { ResolvedVmmOptions, VmmConformanceOptions } from "./vmm/options.js";
+export { SUITE_CPUS, bootVmmSystem } from "./vmm/system.js";
+export type { VmmFactory, VmmSystem } from "./vmm/system.js";
+export { identifyVmm, runVmmModel, runVmmSequence } from "./vmm/model-run.js";
+export type { VmmIdentity, VmmModelReport } from "./vmm/model-run.js";
+export {
+  runVmmBadArguments,
+  runVmmDestroy,
+  runVmmFreshZero,
+  runVmmKernelSharing,
+  runVmmStackGuard,
+  runVmmUserSupervisor,
+} from "./vmm/scenarios.js";
+export type { VmmScenarioReport } from "./vmm/scenarios.js";
+export { VmmHarness, newVmmCounters } from "./vmm/harness.js";
+export { ModelSpace } from "./vmm/model.js";
+export type { ModelPage, ModelRegion } from "./vmm/model.js";
+export type { VmmRunCounters } from "./vmm/harness.js";
+export { vmmCommandArbitraries } from "./vmm/commands.js";
+export type { VmmCommand } from "./vmm/commands.js";
+export { BAD_CALL_KINDS } from "./vmm/bad-calls.js";
+export type { BadCallKind } from "./vmm/bad-calls.js";

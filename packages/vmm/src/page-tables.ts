@@ -32,6 +32,9 @@ export class PageTables {
   private readonly present = new Map<number, number>();
   /** Tables never freed when empty: roots, PAE directories, the shared kernel tables. */
   private readonly pinned = new Set<number>();
+  /** Tables a walk created, by the root it started from (freed ones subtracted). */
+  private readonly created = new Map<number, number>();
+  private walkRoot = 0;
   /** Tables each space owns, by root (for destroy and stats). */
   tablesTaken = 0;
   tablesFreed = 0;
@@ -56,11 +59,14 @@ export class PageTables {
     readonly layout: Layout,
     private readonly pmm: PhysicalMemoryManager,
     access: TableAccess,
+    ramEnd = 0,
   ) {
     this.access = access;
     this.path = new Float64Array(layout.levels);
     this.pathIndex = new Int32Array(layout.levels);
-    this.constraints = layout.mode === "32bit" ? belowFourGiB(pmm) : undefined;
+    // Frames beyond what the mode can address (above 4 GiB in 32-bit paging, above MAXPHYADDR
+    // otherwise) must not be asked for.
+    this.constraints = ramEnd <= layout.physLimit ? undefined : reachable(pmm, layout.physLimit);
     this.lowConstraints = belowFourGiB(pmm);
   }
 
@@ -142,6 +148,7 @@ export class PageTables {
     const layout = this.layout;
     const access = this.access;
     const last = layout.levels - 1;
+    this.walkRoot = root;
     let table = root;
     for (let level = 0; ; level++) {
       const index = Math.floor(va / 2 ** layout.shifts[level]!) % layout.entries[level]!;
@@ -164,6 +171,7 @@ export class PageTables {
         if (!create) return false;
         const child = this.allocTable(false);
         if (child === 0) return false;
+        this.created.set(root, (this.created.get(root) ?? 0) + 1);
         low = ((child % TWO_POW_32) | (user ? this.pdeFlagsUser : this.pdeFlagsKernel)) >>> 0;
         if (layout.mode === "pae" && level === 0) low = ((child % TWO_POW_32) | PTE_P) >>> 0;
         high = Math.floor(child / TWO_POW_32);
@@ -202,6 +210,7 @@ export class PageTables {
       this.present.set(parent, (this.present.get(parent) ?? 1) - 1);
       this.access.tableChanged(level - 1, va);
       this.releaseTable(table);
+      this.created.set(this.walkRoot, (this.created.get(this.walkRoot) ?? 1) - 1);
       freed++;
     }
     return freed;
@@ -225,10 +234,31 @@ export class PageTables {
     return count;
   }
 
+  /** Tables the walks from `root` created and still hold. */
+  createdFrom(root: number): number {
+    return this.created.get(root) ?? 0;
+  }
+
+  /** Forgets a destroyed space's root. */
+  forgetRoot(root: number): void {
+    this.created.delete(root);
+  }
+
   /** Number of table frames held now. */
   tablesHeld(): number {
     return this.present.size;
   }
+}
+
+/** What to ask the PMM for a frame below `limit`. */
+function reachable(
+  pmm: PhysicalMemoryManager,
+  limit: number,
+): readonly FrameConstraints[] | undefined {
+  const honoured = pmm.capabilities.constraints;
+  if (honoured.has("below")) return [{ below: limit }];
+  if (limit >= 2 ** 32) return belowFourGiB(pmm);
+  return undefined;
 }
 
 /**

@@ -225,6 +225,7 @@ export class X86Vmm implements VirtualMemoryManager {
       layout,
       pmm,
       new PhysicalAccess(machine.memory, layout.entryBytes),
+      ramEnd,
     );
     this.tablesValue = tables;
     const root = this.makeRoot(true);
@@ -337,10 +338,12 @@ export class X86Vmm implements VirtualMemoryManager {
       ((windowTable % TWO_POW_32) | PTE_P | PTE_RW) >>> 0,
       Math.floor(windowTable / TWO_POW_32),
     );
+    // The region spans the window's whole page table: its entries change behind the present
+    // counts, so no other mapping may share that table.
     kernel.mapSystem(
       "page-table window",
       layout.windowBase,
-      layout.windowPages * PAGE_SIZE,
+      2 ** layout.shifts[layout.levels - 2]!,
       "fixed",
       windowTable,
     );
@@ -618,15 +621,25 @@ export class X86Vmm implements VirtualMemoryManager {
       this.directories.delete(space.root);
       this.window?.forget(space.root);
       this.tables.releaseTable(space.root);
+      this.tables.forgetRoot(space.root);
       this.byRoot.delete(space.root);
     } finally {
       this.leave(token);
     }
   }
 
-  /** Page-table frames a space holds (its top tables plus what its walks created). */
+  /**
+   * Page-table frames a space holds: its top tables and what its walks created; for the kernel
+   * space, every table no user space holds (the shared kernel tables among them).
+   */
   tablesOf(space: X86AddressSpace): number {
-    return space.kernel ? this.tables.tablesHeld() : this.directories.has(space.root) ? 5 : 1;
+    const tables = this.tables;
+    if (!space.kernel) {
+      return (this.directories.has(space.root) ? 5 : 1) + tables.createdFrom(space.root);
+    }
+    let users = 0;
+    for (const other of this.byRoot.values()) if (!other.kernel) users += this.tablesOf(other);
+    return tables.tablesHeld() - users;
   }
 
   // ---------------------------------------------------------------- frames and TLBs
@@ -700,6 +713,7 @@ export class X86Vmm implements VirtualMemoryManager {
     if (space === undefined)
       return this.fail(
         info,
+        loaded,
         undefined,
         undefined,
         `CR3 ${hex(cpu.cr3)} is no address space of this VMM`,
@@ -708,17 +722,17 @@ export class X86Vmm implements VirtualMemoryManager {
     const write = info.access === "write";
     const user = info.cpl === 3;
     if (record === undefined)
-      return this.fail(info, space, undefined, "no region maps this address");
+      return this.fail(info, loaded, space, undefined, "no region maps this address");
     if (record.kind === "guard")
-      return this.fail(info, space, record, "the address is in a guard region");
+      return this.fail(info, loaded, space, record, "the address is in a guard region");
     if (va < record.start)
-      return this.fail(info, space, record, "the address is in the stack's guard page");
+      return this.fail(info, loaded, space, record, "the address is in the stack's guard page");
     if (user && !record.protection.user)
-      return this.fail(info, space, record, "user-mode access to a supervisor region");
+      return this.fail(info, loaded, space, record, "user-mode access to a supervisor region");
     if (write && !record.protection.write)
-      return this.fail(info, space, record, "write to a read-only region");
+      return this.fail(info, loaded, space, record, "write to a read-only region");
     if (info.access === "fetch" && !record.protection.execute)
-      return this.fail(info, space, record, "instruction fetch from a no-execute region");
+      return this.fail(info, loaded, space, record, "instruction fetch from a no-execute region");
     const token = this.enter(space);
     let outcome: string | undefined;
     try {
@@ -749,12 +763,13 @@ export class X86Vmm implements VirtualMemoryManager {
     } finally {
       this.leave(token);
     }
-    if (outcome !== undefined) return this.fail(info, space, record, outcome);
+    if (outcome !== undefined) return this.fail(info, loaded, space, record, outcome);
     return true;
   }
 
   private fail(
     info: PageFaultInfo,
+    loaded: X86AddressSpace | undefined,
     space: X86AddressSpace | undefined,
     record: RegionRecord | undefined,
     reason: string,
@@ -768,7 +783,7 @@ export class X86Vmm implements VirtualMemoryManager {
       cpu: info.cpu,
       region:
         record === undefined || space === undefined ? undefined : space.regionAt(record.start),
-      space: space?.id ?? -1,
+      space: loaded?.id ?? -1,
       reason,
       errorCode: info.errorCode,
     };

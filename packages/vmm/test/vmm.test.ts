@@ -247,8 +247,14 @@ for (const mode of MODES) {
           protection: USER_RW,
         });
         expect(vmm.stats().pageTablePages).toBeGreaterThan(tables);
+        const own = space.stats().pageTablePages;
+        const top = mode === "pae" ? 5 : 1;
+        // a page table each; in long mode also a PD each and one PDPT for both
+        expect(own - top).toBe(mode === "long" ? 5 : 2);
+        expect(vmm.kernelSpace.stats().pageTablePages + own).toBe(vmm.stats().pageTablePages);
         space.unmap(a, PAGE_SIZE);
         space.unmap(b, PAGE_SIZE);
+        expect(space.stats().pageTablePages).toBe(top);
         expect(vmm.stats().pageTablePages).toBe(tables);
         expect(pmm.stats().freeFrames).toBe(free);
       });

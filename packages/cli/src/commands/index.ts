@@ -1,4 +1,5 @@
 import type { CliCommand } from "../registry.js";
+import { bootCommand } from "./boot.js";
 import { runCommand } from "./run.js";
 import { scenarioCommand } from "./scenario.js";
 import { schemaCommand } from "./schema.js";
@@ -7,6 +8,7 @@ import { walkCommand } from "./walk.js";
 /** The subcommands the cli package itself provides. */
 export const BUILTIN_COMMANDS: readonly CliCommand[] = [
   runCommand,
+  bootCommand,
   scenarioCommand,
   walkCommand,
   schemaCommand,
