@@ -13,7 +13,8 @@ import {
 } from "@allockit/core";
 import { PTE_G, PTE_P, PTE_RW, PTE_US, PTE_XD_HIGH } from "@allockit/x86-machine";
 import { HeapPageSource } from "./heap-page-source.js";
-import { entryFrame, PTE_AD } from "./page-tables.js";
+import { spanAt } from "./layout.js";
+import { entryFrame } from "./page-tables.js";
 import { RegionTree, type RegionNode } from "./region-tree.js";
 import type { X86Vmm } from "./x86-vmm.js";
 
@@ -366,7 +367,7 @@ export class X86AddressSpace implements AddressSpace {
 
   /** Next address whose walk reaches a different table than the missing one at `level`. */
   private nextTableBoundary(va: number, level: number): number {
-    const span = 2 ** this.vmm.layout.shifts[level]!;
+    const span = spanAt(this.vmm.layout, level);
     return (Math.floor(va / span) + 1) * span;
   }
 
@@ -574,7 +575,7 @@ export class X86AddressSpace implements AddressSpace {
     try {
       const tables = vmm.tables;
       if (!tables.walk(this.root, addr, false, false) || (tables.low & PTE_P) === 0) return -1;
-      const span = 2 ** vmm.layout.shifts[tables.level]!;
+      const span = spanAt(vmm.layout, tables.level);
       const base = entryFrame(tables.low, tables.high);
       return base - (base % span) + (addr % span);
     } finally {
@@ -699,5 +700,3 @@ export class X86AddressSpace implements AddressSpace {
     return true;
   }
 }
-
-export { PTE_AD };

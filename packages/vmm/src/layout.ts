@@ -1,4 +1,4 @@
-import { AllocatorError, GiB, MiB, PAGE_SIZE, packCanonical } from "@allockit/core";
+import { AllocatorError, GiB, MiB, packCanonical } from "@allockit/core";
 
 /** The paging modes a VMM can run in. */
 export type VmmMode = "32bit" | "pae" | "long";
@@ -158,5 +158,3 @@ export function indexAt(layout: Layout, level: number, va: number): number {
 export function spanAt(layout: Layout, level: number): number {
   return 2 ** layout.shifts[level]!;
 }
-
-export const PAGE = PAGE_SIZE;

@@ -10,8 +10,6 @@ import type { Layout } from "./layout.js";
 import type { TableAccess } from "./table-access.js";
 
 const TWO_POW_32 = 4294967296;
-/** Entry flag bits the MMU may change behind the VMM's back. */
-export const PTE_AD = (1 << 5) | (1 << 6);
 
 /** Physical address held in an entry (bits 51:12; bits 31:12 in 32-bit paging). */
 export function entryFrame(low: number, high: number): number {
@@ -120,14 +118,6 @@ export class PageTables {
 
   pin(table: number): void {
     this.pinned.add(table);
-  }
-
-  isTable(frame: number): boolean {
-    return this.present.has(frame);
-  }
-
-  presentCount(table: number): number {
-    return this.present.get(table) ?? -1;
   }
 
   /** Frees a table, pinned or not (a space's root on destroy). */

@@ -15,7 +15,6 @@ import {
   type FaultReport,
   type PageSource,
   type PageTableAccess,
-  type PhysRange,
   type PhysicalMemoryManager,
   type VirtualMemoryManager,
   type VmmBootContext,
@@ -38,7 +37,7 @@ import {
 } from "@allockit/x86-machine";
 import { X86AddressSpace, type RegionRecord } from "./address-space.js";
 import type { HeapPageSource } from "./heap-page-source.js";
-import { indexAt, layoutFor, type Layout, type VmmMode } from "./layout.js";
+import { indexAt, layoutFor, spanAt, type Layout, type VmmMode } from "./layout.js";
 import { PageTables, entryFrame } from "./page-tables.js";
 import {
   DirectMapAccess,
@@ -245,7 +244,7 @@ export class X86Vmm implements VirtualMemoryManager {
         ? Math.min(layout.directMapLimit, alignUp(ramEnd, layout.directMapPage))
         : 0;
     const shareStart = indexAt(layout, layout.shareLevel, layout.kernelBase);
-    const shareSpan = 2 ** layout.shifts[layout.shareLevel]!;
+    const shareSpan = spanAt(layout, layout.shareLevel);
     const shareEntries = layout.entries[layout.shareLevel]!;
     const directMapLeafAtShare = layout.shareLevel === layout.levels - 2 && directMapBytes > 0;
     let preallocated = 0;
@@ -343,7 +342,7 @@ export class X86Vmm implements VirtualMemoryManager {
     kernel.mapSystem(
       "page-table window",
       layout.windowBase,
-      2 ** layout.shifts[layout.levels - 2]!,
+      spanAt(layout, layout.levels - 2),
       "fixed",
       windowTable,
     );
@@ -738,18 +737,15 @@ export class X86Vmm implements VirtualMemoryManager {
     try {
       const tables = this.tables;
       const page = va - (va % PAGE_SIZE);
-      if (
-        tables.walk(space.root, page, false, false) &&
-        X86AddressSpace.allows(tables.low, write, user)
-      ) {
+      const found = tables.walk(space.root, page, false, false);
+      if (found && X86AddressSpace.allows(tables.low, write, user)) {
         // Already resolved (another CPU, or a stale TLB entry with fewer rights).
         return true;
       }
       if (record.kind === "fixed" || record.system) {
         outcome = "the fixed region has no page here";
       } else {
-        const wasPresent =
-          tables.walk(space.root, page, false, false) && (tables.low & PTE_P) !== 0;
+        const wasPresent = found && (tables.low & PTE_P) !== 0;
         if (!space.populate(record, page, write)) {
           outcome = "out of memory";
         } else if (wasPresent) {
@@ -886,5 +882,3 @@ export class X86Vmm implements VirtualMemoryManager {
     throw new AllocatorError("ECORRUPT", message, value);
   }
 }
-
-export type { PhysRange };

@@ -36,7 +36,7 @@ for (const mode of MODES) {
   for (const access of ACCESSES) {
     describe(`x86 vmm, ${mode}, ${access}`, () => {
       it("demand-zero: a read maps the shared zero page read-only, the first write a private frame", () => {
-        const { machine, vmm, pmm } = bootTestSystem({ mode, access });
+        const { machine, vmm } = bootTestSystem({ mode, access });
         const space = vmm.createSpace();
         space.activate(0);
         const cpu = machine.cpu;
@@ -45,7 +45,6 @@ for (const mode of MODES) {
         expect(cpu.read32(at + 100)).toBe(0);
         expect(space.translate(at)).toBe(vmm.zeroPage);
         expect(vmm.stats().framesHeld).toBe(0); // page tables, but no data frame yet
-        void pmm;
         cpu.write32(at + 100, 77);
         cpu.setCpl(0);
         const frame = space.translate(at);
@@ -264,7 +263,7 @@ for (const mode of MODES) {
 
 describe("x86 vmm: details", () => {
   it("check() finds a page-table entry that disagrees with its region", () => {
-    const { machine, vmm } = bootTestSystem({ mode: "long" });
+    const { vmm } = bootTestSystem({ mode: "long" });
     const space = vmm.createSpace();
     const at = space.map({ kind: "guard", sizeBytes: PAGE_SIZE });
     const other = space.map({
@@ -283,7 +282,6 @@ describe("x86 vmm: details", () => {
     walk.setEntry(at, low, high);
     vmm.leave(token);
     expect(() => vmm.check()).toThrow(/guard page is mapped/);
-    void machine;
   });
 
   it("partial unmap splits a region; the rest keeps working", () => {

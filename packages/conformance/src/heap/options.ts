@@ -1,3 +1,9 @@
+import {
+  FUZZ_RUNS_ENV,
+  FUZZ_SEED_ENV,
+  requireOptionInteger,
+  resolveRunsAndSeed,
+} from "../fuzz-options.js";
 import { isPowerOfTwo } from "@allockit/core";
 
 /** Tuning of the heap conformance suite. Every field has a CI-friendly default. */
@@ -49,74 +55,22 @@ export const DEFAULT_NUM_RUNS = 1000;
 export const DEFAULT_MAX_COMMANDS = 60;
 export const DEFAULT_MAX_ALIGN = 4096;
 export const DEFAULT_OUT_OF_MEMORY_PAGE_LIMIT = 16;
-export const FUZZ_RUNS_ENV = "ALLOCKIT_FUZZ_RUNS";
-export const FUZZ_SEED_ENV = "ALLOCKIT_FUZZ_SEED";
+export { FUZZ_RUNS_ENV, FUZZ_SEED_ENV };
 
-function readEnv(name: string): string | undefined {
-  // `process` is absent outside Node (a browser runner); the suite then just uses its options.
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
-    ?.env;
-  const value = env?.[name]?.trim();
-  return value === undefined || value === "" ? undefined : value;
-}
-
-function parseIntegerEnv(name: string, min: number): number | undefined {
-  const text = readEnv(name);
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`${name}=${JSON.stringify(text)} is not an integer >= ${min}`);
-  }
-  return value;
-}
-
-function requireInteger(what: string, value: number, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(
-      `heap conformance option ${what} = ${String(value)} is not an integer >= ${min}`,
-    );
-  }
-  return value;
-}
-
-function freshSeed(): number {
-  return (Date.now() ^ Math.floor(Math.random() * 0x100000000)) | 0;
-}
+const requireInteger = (what: string, value: number, min: number): number =>
+  requireOptionInteger("heap", what, value, min);
 
 /** Applies defaults, `ALLOCKIT_FUZZ_RUNS` and `ALLOCKIT_FUZZ_SEED`; throws RangeError on nonsense. */
 export function resolveHeapOptions(
   options: HeapConformanceOptions = {},
   pageSize = 4096,
 ): ResolvedHeapOptions {
-  const envRuns = parseIntegerEnv(FUZZ_RUNS_ENV, 1);
-  const envSeed = readEnv(FUZZ_SEED_ENV);
-  let numRuns =
-    options.numRuns === undefined
-      ? (envRuns ?? DEFAULT_NUM_RUNS)
-      : requireInteger("numRuns", options.numRuns, 1);
-  if (envRuns !== undefined) numRuns = Math.max(numRuns, envRuns);
-  let seed: number;
-  if (options.seed !== undefined) {
-    if (!Number.isSafeInteger(options.seed))
-      throw new RangeError(
-        `heap conformance option seed = ${String(options.seed)} is not an integer`,
-      );
-    seed = options.seed;
-  } else if (envSeed !== undefined) {
-    seed = Number(envSeed);
-    if (!Number.isSafeInteger(seed))
-      throw new RangeError(`${FUZZ_SEED_ENV}=${JSON.stringify(envSeed)} is not an integer`);
-  } else seed = freshSeed();
+  const { numRuns, seed } = resolveRunsAndSeed("heap", options, DEFAULT_NUM_RUNS);
   const maxAlign = options.maxAlign ?? DEFAULT_MAX_ALIGN;
   if (!isPowerOfTwo(maxAlign))
     throw new RangeError(
       `heap conformance option maxAlign = ${String(maxAlign)} is not a power of two`,
     );
-  if (options.path !== undefined && options.seed === undefined && envSeed === undefined) {
-    throw new RangeError(
-      "heap conformance option path replays a failure only together with its seed",
-    );
-  }
   return {
     numRuns,
     maxCommands: requireInteger("maxCommands", options.maxCommands ?? DEFAULT_MAX_COMMANDS, 1),

@@ -1,6 +1,6 @@
 import { DEFAULT_ZONE_LIMITS, PAGE_SIZE } from "@allockit/core";
 import type { ZoneLimits } from "@allockit/core";
-import { FUZZ_RUNS_ENV, FUZZ_SEED_ENV } from "../heap/options.js";
+import { requireOptionInteger, resolveRunsAndSeed } from "../fuzz-options.js";
 
 /** Tuning of the PMM conformance suite. Every field has a CI-friendly default. */
 export interface PmmConformanceOptions {
@@ -56,66 +56,12 @@ export interface ResolvedPmmOptions {
 
 export const DEFAULT_PMM_NUM_RUNS = 1000;
 export const DEFAULT_PMM_MAX_COMMANDS = 50;
-// The same variables as the heap suite, so one nightly setting raises every suite.
-const RUNS_ENV = FUZZ_RUNS_ENV;
-const SEED_ENV = FUZZ_SEED_ENV;
-
-function readEnv(name: string): string | undefined {
-  // `process` is absent outside Node (a browser runner); the suite then just uses its options.
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
-    ?.env;
-  const value = env?.[name]?.trim();
-  return value === undefined || value === "" ? undefined : value;
-}
-
-function requireInteger(what: string, value: number, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(
-      `PMM conformance option ${what} = ${String(value)} is not an integer >= ${min}`,
-    );
-  }
-  return value;
-}
-
-function freshSeed(): number {
-  return (Date.now() ^ Math.floor(Math.random() * 0x100000000)) | 0;
-}
+const requireInteger = (what: string, value: number, min: number): number =>
+  requireOptionInteger("PMM", what, value, min);
 
 /** Applies defaults, `ALLOCKIT_FUZZ_RUNS` and `ALLOCKIT_FUZZ_SEED`; RangeError on nonsense. */
 export function resolvePmmOptions(options: PmmConformanceOptions = {}): ResolvedPmmOptions {
-  const runsText = readEnv(RUNS_ENV);
-  let envRuns: number | undefined;
-  if (runsText !== undefined) {
-    envRuns = Number(runsText);
-    if (!Number.isSafeInteger(envRuns) || envRuns < 1) {
-      throw new RangeError(`${RUNS_ENV}=${JSON.stringify(runsText)} is not an integer >= 1`);
-    }
-  }
-  let numRuns =
-    options.numRuns === undefined
-      ? (envRuns ?? DEFAULT_PMM_NUM_RUNS)
-      : requireInteger("numRuns", options.numRuns, 1);
-  if (envRuns !== undefined) numRuns = Math.max(numRuns, envRuns);
-
-  const seedText = readEnv(SEED_ENV);
-  let seed: number;
-  if (options.seed !== undefined) {
-    if (!Number.isSafeInteger(options.seed)) {
-      throw new RangeError(
-        `PMM conformance option seed = ${String(options.seed)} is not an integer`,
-      );
-    }
-    seed = options.seed;
-  } else if (seedText !== undefined) {
-    seed = Number(seedText);
-    if (!Number.isSafeInteger(seed))
-      throw new RangeError(`${SEED_ENV}=${JSON.stringify(seedText)} is not an integer`);
-  } else seed = freshSeed();
-  if (options.path !== undefined && options.seed === undefined && seedText === undefined) {
-    throw new RangeError(
-      "PMM conformance option path replays a failure only together with its seed",
-    );
-  }
+  const { numRuns, seed } = resolveRunsAndSeed("PMM", options, DEFAULT_PMM_NUM_RUNS);
   if (options.path !== undefined && options.maps === undefined) {
     // A path belongs to one map's sequences; the failure report prints which.
     throw new RangeError(
