@@ -4,6 +4,18 @@ export type { Command } from "commander";
 export { BUILTIN_COMMANDS } from "./commands/index.js";
 export { runCommand } from "./commands/run.js";
 export { bootCommand } from "./commands/boot.js";
+export { traceCommand } from "./commands/trace.js";
+export {
+  FLAT_MEMORY_MIB,
+  HEAP_SHORT_NAMES,
+  MACHINE_DEFAULTS,
+  MEMORY_KINDS,
+  heapSystemConfig,
+  heapSystemSource,
+  type HeapSystemFlags,
+  type MemoryKind,
+} from "./heap-system.js";
+export { replayTraceFile, type TraceReplayFlags } from "./trace.js";
 export {
   BOOT_ACCESSES,
   BOOT_DEFAULTS,

@@ -1,10 +1,21 @@
-import { formatSize, type HeapStats } from "@allockit/core";
-import { composeSystem, summarizePlugins, type PluginSummary } from "./system.js";
+import { AllocatorError, formatSize, type HeapStats } from "@allockit/core";
+import { heapSystemConfig, heapSystemSource, type HeapSystemFlags } from "./heap-system.js";
+import {
+  composeConfig,
+  composeSystem,
+  summarizePlugins,
+  type LoadedSystem,
+  type PluginSummary,
+} from "./system.js";
 import { Workload, type WorkloadCounters } from "./workload.js";
 
 export interface RunOptions {
-  /** A JSON config file; core's DEFAULT_CONFIG when absent. */
+  /** A JSON config file; core's DEFAULT_CONFIG when absent (and no `heap` is given). */
   configFile?: string;
+  /** Instead of a config file: a heap by name on flat memory or on the machine. */
+  heap?: HeapSystemFlags;
+  /** Take the heap's dump() after the workload, while its blocks are still live. */
+  dump?: boolean;
   ops: number;
   seed: number;
   maxLiveBlocks?: number;
@@ -44,6 +55,23 @@ export interface RunReport {
   check: "passed";
   /** The heap's own counters after the release. */
   heap: HeapStats;
+  /**
+   * With `dump`: the heap's dump() taken after the workload, before the release (null when
+   * the heap has no dump()).
+   */
+  dump?: string | null;
+}
+
+async function loadSystem(options: RunOptions): Promise<LoadedSystem> {
+  if (options.heap === undefined) return composeSystem(options.configFile);
+  if (options.configFile !== undefined) {
+    throw new AllocatorError(
+      "EINVAL",
+      `give either a config file (${options.configFile}) or --heap / --memory, not both`,
+      options.configFile,
+    );
+  }
+  return composeConfig(heapSystemConfig(options.heap), heapSystemSource(options.heap));
 }
 
 /**
@@ -51,7 +79,7 @@ export interface RunReport {
  * the heap. The timing covers the workload's operations only.
  */
 export async function runSystem(options: RunOptions): Promise<RunReport> {
-  const system = await composeSystem(options.configFile);
+  const system = await loadSystem(options);
   const workloadOptions = {
     ops: options.ops,
     seed: options.seed,
@@ -62,6 +90,7 @@ export async function runSystem(options: RunOptions): Promise<RunReport> {
   const started = performance.now();
   const counters = workload.run();
   const seconds = (performance.now() - started) / 1000;
+  const dump = options.dump === true ? (system.heap.dump?.() ?? null) : undefined;
   const releasedAtEnd = workload.releaseAll();
   system.heap.check();
   const pages = system.pageSource.stats();
@@ -82,6 +111,7 @@ export async function runSystem(options: RunOptions): Promise<RunReport> {
     releasedAtEnd,
     check: "passed",
     heap: system.heap.stats(),
+    ...(dump === undefined ? {} : { dump }),
   };
 }
 
@@ -132,5 +162,13 @@ export function formatRunReport(report: RunReport): string {
     `time           ${report.seconds.toFixed(2)} s, ${count(report.opsPerSecond)} ops/s`,
     `heap check     ${report.check} after freeing the ${count(report.releasedAtEnd)} blocks left live`,
   ];
+  if (report.dump !== undefined) {
+    lines.push(
+      "",
+      report.dump === null
+        ? "(this heap has no dump())"
+        : `heap dump after the workload, before the release:\n${report.dump.trimEnd()}`,
+    );
+  }
   return lines.join("\n") + "\n";
 }

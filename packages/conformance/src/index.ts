@@ -4,9 +4,15 @@
  * same checks outside vitest and throw a ConformanceViolation on the first broken rule.
  */
 export { ConformanceViolation, isConformanceViolation } from "./violation.js";
-export { DEFAULT_FLAT_MEMORY_BYTES, flatHeapFactory } from "./heap/factory.js";
+export {
+  DEFAULT_FLAT_MEMORY_BYTES,
+  DEFAULT_HEAP_REGION_BYTES,
+  flatHeapFactory,
+  vmmHeapFactory,
+} from "./heap/factory.js";
 export type {
   FlatHeapFactoryOptions,
+  VmmHeapFactoryOptions,
   HeapEnvironment,
   HeapFactory,
   HeapUnderTest,
@@ -14,6 +20,7 @@ export type {
 export {
   DEFAULT_MAX_ALIGN,
   DEFAULT_MAX_COMMANDS,
+  DEFAULT_MAX_FAILURE_POINTS,
   DEFAULT_NUM_RUNS,
   DEFAULT_OUT_OF_MEMORY_PAGE_LIMIT,
   FUZZ_RUNS_ENV,
@@ -40,6 +47,12 @@ export {
   runReleaseScenario,
 } from "./heap/scenarios.js";
 export type { ScenarioReport } from "./heap/scenarios.js";
+export {
+  FAILURE_SCRIPT_LENGTH,
+  failureScript,
+  runFailureInjection,
+} from "./heap/failure-injection.js";
+export type { FailureInjectionReport, ScriptOperation } from "./heap/failure-injection.js";
 export { heapConformance, runHeapConformance } from "./heap/suite.js";
 export type { HeapConformanceReport } from "./heap/suite.js";
 export { pmmConformance, runPmmConformance } from "./pmm/suite.js";

@@ -9,14 +9,16 @@ import {
   runHeapConformance,
   runHeapModel,
   runOutOfMemory,
+  runFailureInjection,
   runReleaseScenario,
 } from "../src/index.js";
 import type { HeapConformanceOptions, HeapFactory } from "../src/index.js";
-import type { FlatPageSource } from "@allockit/core";
+import type { PageSource } from "@allockit/core";
 import {
   IgnoresAlignmentHeap,
   InteriorSizeHeap,
   LeaksPagesHeap,
+  LeaksOnFailedGrowthHeap,
   LyingSizeHeap,
   MetadataInUserDataHeap,
   MiscountingHeap,
@@ -31,7 +33,7 @@ import {
 /** Few runs and a fixed seed: each bug is caught within the first handful of sequences. */
 const MODEL_OPTIONS: HeapConformanceOptions = { numRuns: 200, seed: 424242 };
 
-function factoryOf(create: (source: FlatPageSource) => Heap): HeapFactory {
+function factoryOf(create: (source: PageSource) => Heap): HeapFactory {
   return flatHeapFactory(create);
 }
 
@@ -173,6 +175,13 @@ describe("the heap suite fails on broken heaps", () => {
     expect(modelFailure(factoryOf((source) => new MiscountingHeap(source))).message).toMatch(
       /\[stats\] stats\(\)\.liveBlocks is \d+, expected \d+/,
     );
+  });
+
+  it("catches a heap that leaks pages when a page request in the middle of an allocation fails", () => {
+    const factory = factoryOf((source) => new LeaksOnFailedGrowthHeap(source));
+    const violation = scenarioFailure(() => runFailureInjection(factory, { seed: 7 }));
+    expect(violation.check).toBe("release");
+    expect(violation.message).toMatch(/failure injection: page request #\d+ fails/);
   });
 
   it("fails the whole suite run (runHeapConformance) on a broken heap", () => {

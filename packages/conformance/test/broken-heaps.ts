@@ -175,3 +175,28 @@ export class ShortBlockHeap extends PagePerBlockHeap {
     return ptr;
   }
 }
+
+/**
+ * Takes a header page before each block's own pages and, when the block's pages are refused,
+ * forgets to give the header page back: only a failure between the two requests shows it.
+ */
+export class LeaksOnFailedGrowthHeap extends PagePerBlockHeap {
+  override readonly name = "leaks-on-failed-growth";
+  private readonly headerPages = new Map<number, number>();
+
+  protected override takePages(pages: number, options: PageAllocOptions | undefined): number {
+    const header = super.takePages(1, undefined);
+    if (header === 0) return 0;
+    const base = super.takePages(pages, options);
+    if (base === 0) return 0;
+    this.headerPages.set(base, header);
+    return base;
+  }
+
+  protected override givePages(base: number, pages: number): void {
+    super.givePages(base, pages);
+    const header = this.headerPages.get(base);
+    this.headerPages.delete(base);
+    if (header !== undefined) super.givePages(header, 1);
+  }
+}

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   flatHeapFactory,
   heapConformance,
+  runFailureInjection,
   runHeapConformance,
   runHeapModel,
 } from "../src/index.js";
@@ -38,6 +39,30 @@ describe("the suite outside vitest's describe", () => {
     expect(report.badPointers.checked).toBeGreaterThan(10);
     expect(report.outOfMemory.skipped).toBeUndefined();
     expect(report.outOfMemory.checked).toBeGreaterThan(0);
+    // Every block takes its own pages, so every allocation of the script is one request.
+    const injection = report.failureInjection;
+    expect(injection.skipped).toBeUndefined();
+    expect(injection.pageRequests).toBeGreaterThan(10);
+    expect(injection.runs).toEqual({ once: injection.pageRequests, from: injection.pageRequests });
+    expect(injection.outOfMemory).toBeGreaterThanOrEqual(2 * injection.pageRequests);
+  });
+
+  it("samples evenly spread requests when the script makes more than maxFailurePoints", () => {
+    const report = runFailureInjection(
+      flatHeapFactory((source) => new PagePerBlockHeap(source)),
+      { seed: 5, maxFailurePoints: 4 },
+    );
+    expect(report.pageRequests).toBeGreaterThan(4);
+    expect(report.runs).toEqual({ once: 4, from: 4 });
+  });
+
+  it("skips failure injection when the factory does not pass its source through wrapPageSource", () => {
+    const flat = flatHeapFactory((source) => new PagePerBlockHeap(source));
+    const report = runFailureInjection((env) => flat({ ...env, wrapPageSource: undefined }), {
+      seed: 3,
+    });
+    expect(report.skipped).toMatch(/wrapPageSource/);
+    expect(report.runs).toEqual({ once: 0, from: 0 });
   });
 
   it("runs out of memory in the middle of random sequences and counts it", () => {

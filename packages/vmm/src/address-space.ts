@@ -5,6 +5,7 @@ import {
   isPowerOfTwo,
   type AddressSpace,
   type AddressSpaceStats,
+  type FrameConstraints,
   type MapRequest,
   type PageSource,
   type Protection,
@@ -537,6 +538,57 @@ export class X86AddressSpace implements AddressSpace {
       vmm.invalidatePage(this, va, "cow");
     }
     return true;
+  }
+
+  /**
+   * Backs [addr, addr + sizeBytes) of one demand-paged region with physically contiguous,
+   * zeroed frames satisfying `constraints` (a DMA buffer), replacing whatever was mapped there.
+   * False when the PMM has no such run or a page table could not be had; nothing stays mapped
+   * then. The frames are private frames like any other: decommit and unmap return them.
+   */
+  commitContiguous(addr: number, sizeBytes: number, constraints: FrameConstraints): boolean {
+    this.checkLive();
+    const end = this.checkRange(addr, sizeBytes, "commitContiguous");
+    this.requireCovered(addr, end, "commitContiguous", true);
+    const node = this.tree.firstOverlap(addr, end);
+    if (node === undefined || node.value.end < end) {
+      throw new AllocatorError(
+        "EINVAL",
+        `commitContiguous: ${this.vmm.format(addr)} + ${sizeBytes} bytes spans more than one region`,
+        addr,
+      );
+    }
+    const record = node.value;
+    const count = sizeBytes / PAGE_SIZE;
+    const vmm = this.vmm;
+    const token = vmm.enter(this);
+    try {
+      this.clearRange(record, addr, end, "decommit");
+      const pa = vmm.takeContiguousFrames(count, constraints);
+      if (pa === 0) return false;
+      const tables = vmm.tables;
+      const flags = this.leafFlags(record.protection);
+      const high = this.leafHigh(record.protection);
+      for (let i = 0; i < count; i++) {
+        const va = addr + i * PAGE_SIZE;
+        if (!tables.walk(this.root, va, true, !this.kernel)) {
+          // Out of page-table frames: undo the pages mapped so far and give back the rest.
+          this.clearRange(record, addr, va, "decommit");
+          for (let j = i; j < count; j++) vmm.releaseFrame(pa + j * PAGE_SIZE);
+          return false;
+        }
+        const frame = pa + i * PAGE_SIZE;
+        tables.setEntry(
+          va,
+          ((frame % TWO_POW_32) | flags) >>> 0,
+          (high | Math.floor(frame / TWO_POW_32)) >>> 0,
+        );
+        this.privateFrames++;
+      }
+      return true;
+    } finally {
+      vmm.leave(token);
+    }
   }
 
   decommit(addr: number, sizeBytes: number): void {

@@ -4,6 +4,7 @@ import {
   checkCount,
   describeValue,
   isPowerOfTwo,
+  type FrameConstraints,
   type Memory,
   type PageAllocOptions,
   type PageSource,
@@ -60,13 +61,8 @@ export class HeapPageSource implements PageSource {
         align,
       );
     }
-    if (options.physical !== undefined) {
-      throw new AllocatorError(
-        "EUNSUPPORTED",
-        "allocPages: a heap region's pages are not physically contiguous; physical constraints are not supported",
-        options.physical,
-      );
-    }
+    const physical = options.physical;
+    if (physical !== undefined) this.checkPhysical(countPages, physical);
     const size = countPages * PAGE_SIZE;
     let at = this.runs.findGap(size, align, false, this.record.start, this.record.end);
     if (at < 0) {
@@ -82,7 +78,11 @@ export class HeapPageSource implements PageSource {
       this.failedCalls++;
       return 0;
     }
-    if ((options.commit ?? this.defaultCommit) && !this.space.commit(at, size)) {
+    const committed =
+      physical !== undefined
+        ? this.space.commitContiguous(at, size, physical)
+        : !(options.commit ?? this.defaultCommit) || this.space.commit(at, size);
+    if (!committed) {
       this.space.decommit(at, size);
       this.failedCalls++;
       return 0;
@@ -91,6 +91,35 @@ export class HeapPageSource implements PageSource {
     this.pagesInUse += countPages;
     if (this.pagesInUse > this.peak) this.peak = this.pagesInUse;
     return at;
+  }
+
+  /**
+   * The constraints a `physical` request may carry: the PMM's, when it hands out contiguous
+   * runs; none (undefined) when it does not.
+   */
+  get physicalConstraints(): ReadonlySet<keyof FrameConstraints> | undefined {
+    const capabilities = this.space.vmm.pmm.capabilities;
+    return capabilities.contiguous ? capabilities.constraints : undefined;
+  }
+
+  private checkPhysical(countPages: number, physical: FrameConstraints): void {
+    const supported = this.physicalConstraints;
+    if (supported === undefined) {
+      throw new AllocatorError(
+        "EUNSUPPORTED",
+        `allocPages: ${this.space.vmm.pmm.name} does not hand out physically contiguous runs, so ${countPages} physically contiguous page(s) cannot be had`,
+        physical,
+      );
+    }
+    for (const key of Object.keys(physical) as (keyof FrameConstraints)[]) {
+      if (physical[key] !== undefined && !supported.has(key)) {
+        throw new AllocatorError(
+          "EUNSUPPORTED",
+          `allocPages: physical constraint ${key} = ${describeValue(physical[key])} is not one ${this.space.vmm.pmm.name} honours`,
+          physical,
+        );
+      }
+    }
   }
 
   freePages(addr: number, countPages: number): void {

@@ -13,6 +13,7 @@ import {
   type AddressSpace,
   type BootStage,
   type FaultReport,
+  type FrameConstraints,
   type PageSource,
   type PageTableAccess,
   type PhysicalMemoryManager,
@@ -668,6 +669,36 @@ export class X86Vmm implements VirtualMemoryManager {
     this.zeroFrame(frame);
     this.framesHeld++;
     return frame;
+  }
+
+  /**
+   * `count` physically contiguous, zeroed frames satisfying `constraints` (and reachable in this
+   * mode), or 0. The PMM must return contiguous runs; a constraint it does not declare raises
+   * EUNSUPPORTED from the PMM itself. Each frame is later released on its own.
+   */
+  takeContiguousFrames(count: number, constraints: FrameConstraints): number {
+    const pmm = this.pmm;
+    if (!pmm.capabilities.contiguous && count > 1) {
+      throw new AllocatorError(
+        "EUNSUPPORTED",
+        `${pmm.name} does not hand out physically contiguous runs (${count} frames asked for)`,
+        count,
+      );
+    }
+    const limit = this.layout.physLimit;
+    const reachable =
+      pmm.capabilities.constraints.has("below") && (constraints.below ?? Infinity) > limit
+        ? { ...constraints, below: limit }
+        : constraints;
+    const pa = pmm.allocFrames(count, reachable);
+    if (pa === 0) return 0;
+    if (pa + count * PAGE_SIZE > limit) {
+      pmm.freeFrames(pa, count);
+      return 0;
+    }
+    for (let i = 0; i < count; i++) this.zeroFrame(pa + i * PAGE_SIZE);
+    this.framesHeld += count;
+    return pa;
   }
 
   releaseFrame(frame: number): void {

@@ -3,6 +3,7 @@ import { bootCommand } from "./boot.js";
 import { runCommand } from "./run.js";
 import { scenarioCommand } from "./scenario.js";
 import { schemaCommand } from "./schema.js";
+import { traceCommand } from "./trace.js";
 import { walkCommand } from "./walk.js";
 
 /** The subcommands the cli package itself provides. */
@@ -12,4 +13,5 @@ export const BUILTIN_COMMANDS: readonly CliCommand[] = [
   scenarioCommand,
   walkCommand,
   schemaCommand,
+  traceCommand,
 ];

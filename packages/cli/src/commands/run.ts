@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { integerOption } from "../options.js";
 import type { CliCommand } from "../registry.js";
+import { HEAP_SHORT_NAMES, MEMORY_KINDS } from "../heap-system.js";
 import { formatRunReport, runSystem } from "../run.js";
 
 const DEFAULT_OPS = 300_000;
@@ -9,6 +10,9 @@ const DEFAULT_MAX_LIVE_BLOCKS = 4000;
 
 interface RunCommandOptions {
   config?: string;
+  heap?: string;
+  memory?: string;
+  dump?: boolean;
   ops: number;
   seed: number;
   maxLive: number;
@@ -35,6 +39,18 @@ export const runCommand: CliCommand = {
         "-c, --config <file>",
         "JSON config naming the plugins (default: core's built-in config)",
       )
+      .option(
+        "--heap <plugin>",
+        `instead of a config: the heap (${Object.keys(HEAP_SHORT_NAMES).join(", ")} or a plugin package / path)`,
+      )
+      .option(
+        "--memory <kind>",
+        `with --heap: ${MEMORY_KINDS.join(" or ")} (default flat; machine boots long mode over a buddy PMM)`,
+      )
+      .option(
+        "--dump",
+        "print the heap's dump() after the workload (buckets and pebbles, slab caches ...)",
+      )
       .option("--ops <n>", "operations to perform", integerOption(1), DEFAULT_OPS)
       .option(
         "--seed <n>",
@@ -51,8 +67,14 @@ export const runCommand: CliCommand = {
       .option("--json", "print the report as JSON")
       .action(async (options: RunCommandOptions) => {
         const onProgress = options.json ? undefined : terminalProgress();
+        const heap =
+          options.heap === undefined && options.memory === undefined
+            ? undefined
+            : { heap: options.heap ?? "list-heap", memory: options.memory ?? "flat" };
         const report = await runSystem({
           ...(options.config === undefined ? {} : { configFile: options.config }),
+          ...(heap === undefined ? {} : { heap }),
+          ...(options.dump === true ? { dump: true } : {}),
           ops: options.ops,
           seed: options.seed,
           maxLiveBlocks: options.maxLive,

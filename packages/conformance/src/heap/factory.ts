@@ -1,5 +1,5 @@
-import { FlatMemory, FlatPageSource, MiB } from "@allockit/core";
-import type { Heap, PageSource } from "@allockit/core";
+import { FailingPageSource, FlatMemory, FlatPageSource, MiB } from "@allockit/core";
+import type { Heap, PageSource, VirtualMemoryManager } from "@allockit/core";
 
 /** What the suite asks of a fresh heap. */
 export interface HeapEnvironment {
@@ -9,6 +9,12 @@ export interface HeapEnvironment {
    * honour it (the suite verifies `pageSource.stats().pageLimit`).
    */
   readonly pageLimit?: number;
+  /**
+   * Set by the failure-injection checks: the factory must pass its page source through this
+   * before handing it to the heap, and return the result as `pageSource` (the suite wraps the
+   * source in a {@link FailingPageSource} to make chosen requests fail).
+   */
+  readonly wrapPageSource?: (source: PageSource) => PageSource;
 }
 
 /** A heap to test and, when it grows from one, the page source behind it. */
@@ -55,7 +61,7 @@ const IDLE_MEMORIES_KEPT = 4;
  * @example heapConformance("my-heap", flatHeapFactory((source) => new MyHeap(source)));
  */
 export function flatHeapFactory(
-  createHeap: (source: FlatPageSource) => Heap,
+  createHeap: (source: PageSource) => Heap,
   options: FlatHeapFactoryOptions = {},
 ): HeapFactory {
   const memoryBytes = options.memoryBytes ?? DEFAULT_FLAT_MEMORY_BYTES;
@@ -75,6 +81,66 @@ export function flatHeapFactory(
       memory.fill(memory.base, 0, memory.size);
       idle.push(memory);
     };
-    return { heap: createHeap(pageSource), pageSource, dispose };
+    const source = env.wrapPageSource?.(pageSource) ?? pageSource;
+    return { heap: createHeap(source), pageSource: source, dispose };
+  };
+}
+
+export interface VmmHeapFactoryOptions {
+  /**
+   * Boots the system the heaps run on and returns its VMM (paging on, kernel space loaded).
+   * Called once, on the factory's first use; every heap then gets a fresh heap region of the
+   * kernel space, unmapped again when the suite disposes of the heap.
+   */
+  boot: () => VirtualMemoryManager;
+  /** Initial size of each heap region in bytes (default 1 MiB); regions grow brk-style. */
+  regionBytes?: number;
+}
+
+/** What the VMM-backed factory maps for each heap by default. */
+export const DEFAULT_HEAP_REGION_BYTES = MiB;
+
+/**
+ * The factory for heaps on the machine: every call maps a fresh heap region in the kernel
+ * address space of a VMM (booted once) and hands its PageSource to `createHeap`, so the heap's
+ * metadata and data go through page tables, the MMU and the TLB, and its pages are frames from
+ * the PMM. The page limit of the out-of-memory checks is applied by a {@link FailingPageSource}
+ * around the region's source. Disposing of a heap unmaps its region, returning every frame.
+ *
+ * @example
+ * heapConformance("my-heap on the machine", vmmHeapFactory((source) => new MyHeap(source), {
+ *   boot: () => bootTestSystem().vmm,
+ * }));
+ */
+export function vmmHeapFactory(
+  createHeap: (source: PageSource) => Heap,
+  options: VmmHeapFactoryOptions,
+): HeapFactory {
+  const regionBytes = options.regionBytes ?? DEFAULT_HEAP_REGION_BYTES;
+  let vmm: VirtualMemoryManager | undefined;
+  return (env) => {
+    vmm ??= options.boot();
+    const space = vmm.kernelSpace;
+    const start = space.map({ kind: "heap", sizeBytes: regionBytes, name: "conformance heap" });
+    const regionSource = space.pageSource(start);
+    const limited =
+      env.pageLimit === undefined
+        ? regionSource
+        : new FailingPageSource(regionSource, { pageLimit: env.pageLimit });
+    const source = env.wrapPageSource?.(limited) ?? limited;
+    let disposed = false;
+    const dispose = (): void => {
+      if (disposed || space.destroyed) return;
+      disposed = true;
+      // The region may have grown (brk) since it was mapped.
+      const region = space.regionAt(start);
+      if (region !== undefined) space.unmap(start, region.sizeBytes);
+    };
+    try {
+      return { heap: createHeap(source), pageSource: source, dispose };
+    } catch (error) {
+      dispose();
+      throw error;
+    }
   };
 }

@@ -34,6 +34,11 @@ export interface HeapConformanceOptions {
   maxAlign?: number;
   /** Page limit of the out-of-memory checks (default 16 pages). */
   outOfMemoryPageLimit?: number;
+  /**
+   * Most page requests the failure-injection check makes fail, one heap each, per mode
+   * (default 256). A script that makes more requests is sampled at evenly spread requests.
+   */
+  maxFailurePoints?: number;
   /** Timeout of each vitest test in milliseconds (default: vitest's configured timeout). */
   timeoutMs?: number;
 }
@@ -48,6 +53,7 @@ export interface ResolvedHeapOptions {
   readonly maxBlockSize: number;
   readonly maxAlign: number;
   readonly outOfMemoryPageLimit: number;
+  readonly maxFailurePoints: number;
   readonly timeoutMs: number | undefined;
 }
 
@@ -55,6 +61,7 @@ export const DEFAULT_NUM_RUNS = 1000;
 export const DEFAULT_MAX_COMMANDS = 60;
 export const DEFAULT_MAX_ALIGN = 4096;
 export const DEFAULT_OUT_OF_MEMORY_PAGE_LIMIT = 16;
+export const DEFAULT_MAX_FAILURE_POINTS = 256;
 export { FUZZ_RUNS_ENV, FUZZ_SEED_ENV };
 
 const requireInteger = (what: string, value: number, min: number): number =>
@@ -83,6 +90,11 @@ export function resolveHeapOptions(
       "outOfMemoryPageLimit",
       options.outOfMemoryPageLimit ?? DEFAULT_OUT_OF_MEMORY_PAGE_LIMIT,
       1,
+    ),
+    maxFailurePoints: requireInteger(
+      "maxFailurePoints",
+      options.maxFailurePoints ?? DEFAULT_MAX_FAILURE_POINTS,
+      2,
     ),
     timeoutMs:
       options.timeoutMs === undefined

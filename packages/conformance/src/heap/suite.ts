@@ -1,5 +1,7 @@
 import { describe, it } from "vitest";
 import type { HeapFactory } from "./factory.js";
+import { runFailureInjection } from "./failure-injection.js";
+import type { FailureInjectionReport } from "./failure-injection.js";
 import { profileHeap } from "./harness.js";
 import type { HeapProfile } from "./harness.js";
 import { runHeapModel } from "./model-run.js";
@@ -23,6 +25,7 @@ export interface HeapConformanceReport {
   readonly badPointers: ScenarioReport;
   readonly outOfMemory: ScenarioReport;
   readonly release: ScenarioReport;
+  readonly failureInjection: FailureInjectionReport;
   readonly model: HeapModelReport;
 }
 
@@ -43,6 +46,7 @@ export function runHeapConformance(
     badPointers: runBadPointerTable(factory, options),
     outOfMemory: runOutOfMemory(factory, options),
     release: runReleaseScenario(factory, options),
+    failureInjection: runFailureInjection(factory, options),
     model: runHeapModel(factory, options),
   };
 }
@@ -99,6 +103,14 @@ export function heapConformance(
       "empties its stats and (when it releases memory) returns every page after freeing everything",
       () => {
         runReleaseScenario(factory, options);
+      },
+      timeout,
+    );
+    it(
+      "fails each page request in turn (and every request from it on) and stays consistent",
+      (context) => {
+        const report = runFailureInjection(factory, options);
+        if (report.skipped !== undefined) context.skip(report.skipped);
       },
       timeout,
     );

@@ -53,4 +53,10 @@ export interface Heap {
   stats(): HeapStats;
   /** Walks every piece of metadata; throws an AllocatorError (ECORRUPT) on any inconsistency. */
   check(): void;
+  /**
+   * Optional: the heap's metadata as text for a person to read (a bucket heap prints its buckets
+   * and pebbles, a slab heap its caches in the manner of /proc/slabinfo). `allockit run --dump`
+   * prints it. A dump reads metadata only; it never changes the heap.
+   */
+  dump?(): string;
 }

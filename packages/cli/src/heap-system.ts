@@ -1,0 +1,63 @@
+import { AllocatorError, type AllockitConfig } from "@allockit/core";
+import { BOOT_MACHINE_PLUGIN, BOOT_VMM_PLUGIN, PMM_SHORT_NAMES } from "./boot.js";
+
+/** Where a heap chosen with --heap runs: flat memory, or the machine (PMM, VMM, paging). */
+export const MEMORY_KINDS = ["flat", "machine"] as const;
+export type MemoryKind = (typeof MEMORY_KINDS)[number];
+
+/** Short names --heap accepts for the first-party heaps; anything else is a plugin specifier. */
+export const HEAP_SHORT_NAMES: Readonly<Record<string, string>> = {
+  "list-heap": "@allockit/core/list-heap",
+  "heap-slab": "@allockit/heap-slab",
+  "heap-bucket": "@allockit/heap-bucket",
+  "heap-guard": "@allockit/heap-guard",
+};
+
+/** The machine --memory machine boots: long mode over a buddy PMM (it hands out DMA runs). */
+export const MACHINE_DEFAULTS = { ramMiB: 512, mode: "long", pmm: "buddy" } as const;
+
+/** Flat memory for --memory flat: room for a trace's peak with any heap's overhead. */
+export const FLAT_MEMORY_MIB = 512;
+
+export interface HeapSystemFlags {
+  /** A short name (list-heap, heap-slab, heap-bucket, heap-guard) or a plugin specifier. */
+  heap: string;
+  memory: string;
+  /** Machine only: RAM in MiB, paging mode and PMM short name or specifier. */
+  ramMiB?: number;
+  mode?: string;
+  pmm?: string;
+}
+
+/** The config that runs `flags.heap` on flat memory or on the booted machine. */
+export function heapSystemConfig(flags: HeapSystemFlags): AllockitConfig {
+  const heap = { plugin: HEAP_SHORT_NAMES[flags.heap] ?? flags.heap, options: {} };
+  if (flags.memory === "flat") {
+    return {
+      machine: { plugin: "@allockit/core/flat", options: { sizeMiB: FLAT_MEMORY_MIB } },
+      heap,
+    };
+  }
+  if (flags.memory !== "machine") {
+    throw new AllocatorError(
+      "EINVAL",
+      `--memory ${JSON.stringify(flags.memory)} is not one of ${MEMORY_KINDS.join(", ")}`,
+      flags.memory,
+    );
+  }
+  const pmm = flags.pmm ?? MACHINE_DEFAULTS.pmm;
+  return {
+    machine: {
+      plugin: BOOT_MACHINE_PLUGIN,
+      options: { ramMiB: flags.ramMiB ?? MACHINE_DEFAULTS.ramMiB },
+    },
+    pmm: { plugin: PMM_SHORT_NAMES[pmm] ?? pmm, options: {} },
+    vmm: { plugin: BOOT_VMM_PLUGIN, options: { mode: flags.mode ?? MACHINE_DEFAULTS.mode } },
+    heap,
+  };
+}
+
+/** How a config from flags is named in reports. */
+export function heapSystemSource(flags: HeapSystemFlags): string {
+  return `--heap ${flags.heap} --memory ${flags.memory}`;
+}
