@@ -105,7 +105,6 @@ describe("parseTrace", () => {
 /** Peak of the sum of live sizes, computed the plain way. */
 function modelPeak(text: string): number {
   const live = new Map<number, number>();
-  let sum = 0;
   let peak = 0;
   for (const line of text.split("\n")) {
     const [op, a, b, c] = line.split(" ");
@@ -115,7 +114,7 @@ function modelPeak(text: string): number {
       live.delete(Number(a));
       live.set(Number(b), Number(c));
     }
-    sum = [...live.values()].reduce((x, y) => x + y, 0);
+    const sum = [...live.values()].reduce((x, y) => x + y, 0);
     peak = Math.max(peak, sum);
   }
   return peak;
