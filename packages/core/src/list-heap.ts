@@ -1,4 +1,4 @@
-import { PAGE_SIZE, TWO_POW_32, alignUp, hex } from "./address.js";
+import { PAGE_SIZE, TWO_POW_32, alignUp, formatSize, hex } from "./address.js";
 import type { Heap, HeapStats } from "./contracts/heap.js";
 import type { Memory } from "./contracts/memory.js";
 import type { PageSource } from "./contracts/page-source.js";
@@ -445,6 +445,44 @@ export class ListHeap implements Heap {
   // ---------------------------------------------------------------- check
 
   /** Walks every arena, block and free-list link; throws ECORRUPT on the first inconsistency. */
+  /**
+   * One line per arena (address, size, used and free blocks, largest free block) after a
+   * check() of all metadata, then the free-list length. Reads metadata only.
+   */
+  dump(): string {
+    this.check();
+    const mem = this.memory;
+    const lines = [
+      `list-heap: ${this.arenas} arena(s), ${formatSize(this.footprintBytes)} from the page source, ${this.liveBlocks} live block(s) holding ${formatSize(this.liveBytes)}`,
+    ];
+    let freeBlocks = 0;
+    for (let a = this.firstArena; a !== 0; a = this.read64(a + A_NEXT)) {
+      const size = mem.read32(a + A_SIZE);
+      let used = 0;
+      let usedBytes = 0;
+      let free = 0;
+      let freeBytes = 0;
+      let largest = 0;
+      for (let b = a + mem.read32(a + A_BLOCKS); b < a + size; b += mem.read32(b + B_SIZE)) {
+        const payload = mem.read32(b + B_SIZE) - HEADER;
+        if (mem.read32(b + B_TAG) === USED_TAG) {
+          used++;
+          usedBytes += payload;
+        } else {
+          free++;
+          freeBytes += payload;
+          if (payload > largest) largest = payload;
+        }
+      }
+      freeBlocks += free;
+      lines.push(
+        `  arena ${hex(a)} ${formatSize(size).padStart(9)}: ${String(used).padStart(6)} used (${formatSize(usedBytes)}), ${String(free).padStart(5)} free (${formatSize(freeBytes)}, largest ${formatSize(largest)})`,
+      );
+    }
+    lines.push(`free list: ${freeBlocks} block(s), first fit from ${hex(this.freeHead)}`);
+    return lines.join("\n") + "\n";
+  }
+
   check(): void {
     const mem = this.memory;
     const corrupt = (what: string, at: number): never => {

@@ -137,6 +137,22 @@ describe("ListHeap bad input", () => {
 });
 
 describe("ListHeap behaviour", () => {
+  it("dumps one line per arena with its used and free blocks, and refuses corrupt metadata", () => {
+    const { heap, memory } = makeHeap();
+    const small = Array.from({ length: 10 }, () => heap.heap_alloc(100));
+    const large = heap.heap_alloc(200_000);
+    heap.heap_free(small[3]!);
+    const text = heap.dump();
+    const lines = text.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^list-heap: 2 arena\(s\), .* 10 live block\(s\)/);
+    expect(lines.filter((line) => line.startsWith("  arena 0x"))).toHaveLength(2);
+    expect(text).toMatch(/ 9 used \(1008 B\), +2 free/);
+    expect(text).toMatch(/ 1 used \(195\.\d+ KiB\)/);
+    expect(lines.at(-1)).toMatch(/^free list: \d+ block\(s\)/);
+    memory.write32(large - 16 + 4, 0xdeadbeef); // the large block's tag
+    expect(thrown(() => heap.dump()).code).toBe("ECORRUPT");
+  });
+
   it("honours alignments up to large powers of two and the 16-byte default", () => {
     const { heap } = makeHeap({ sizeMiB: 16 });
     for (let shift = 0; shift <= 20; shift++) {
