@@ -1,5 +1,9 @@
 import "reflect-metadata";
-import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import {
+  instanceCachingFactory,
+  container as rootContainer,
+  type DependencyContainer,
+} from "tsyringe";
 import { CONFIG_SECTIONS, parseConfig, type AllockitConfig, type ConfigSection } from "./config.js";
 import type { Heap } from "./contracts/heap.js";
 import type { Memory } from "./contracts/memory.js";
@@ -13,6 +17,7 @@ import {
   type LoadedPlugin,
   type PluginLoadOptions,
 } from "./loader.js";
+import type { WrappedPluginSection } from "./plugin.js";
 import { TOKENS, resolveToken, tryResolveToken } from "./tokens.js";
 import { bootSystem, type BootReport } from "./boot.js";
 
@@ -29,6 +34,8 @@ export interface ComposedSystem {
   container: DependencyContainer;
   /** The plugin loaded for each configured section. */
   plugins: Partial<Record<ConfigSection, LoadedPlugin>>;
+  /** For a section whose plugin wraps another (PluginManifest.wraps): the wrapped plugin. */
+  wrapped: Partial<Record<ConfigSection, LoadedPlugin>>;
   heap: Heap;
   memory: Memory;
   pageSource: PageSource;
@@ -51,6 +58,7 @@ export async function compose(
   const config = parseConfig(input, options.source);
   const container = (options.parent ?? rootContainer).createChildContainer();
   const plugins: Partial<Record<ConfigSection, LoadedPlugin>> = {};
+  const wrapped: Partial<Record<ConfigSection, LoadedPlugin>> = {};
   for (const section of CONFIG_SECTIONS) {
     const entry = config[section];
     if (entry === undefined) continue;
@@ -63,6 +71,10 @@ export async function compose(
       );
     }
     const pluginOptions = parsePluginOptions(plugin, entry.options, `${section}.options`);
+    const inner = plugin.manifest.wraps?.(pluginOptions);
+    if (inner !== undefined) {
+      wrapped[section] = await registerWrapped(container, section, inner, options);
+    }
     plugin.manifest.register(container, pluginOptions);
     plugins[section] = plugin;
   }
@@ -109,6 +121,7 @@ export async function compose(
     config,
     container,
     plugins,
+    wrapped,
     heap: resolveToken(container, TOKENS.Heap),
     pageSource,
     memory: tryResolveToken(container, TOKENS.Memory) ?? pageSource.memory,
@@ -117,6 +130,49 @@ export async function compose(
     machine: tryResolveToken(container, TOKENS.Machine),
     report,
   };
+}
+
+/**
+ * Loads the heap plugin a wrapping heap names, registers it in a child container (where it
+ * still resolves the page source and memory of the system) and makes its heap the parent's
+ * TOKENS.WrappedHeap.
+ */
+async function registerWrapped(
+  container: DependencyContainer,
+  section: ConfigSection,
+  inner: WrappedPluginSection,
+  options: ComposeOptions,
+): Promise<LoadedPlugin> {
+  const where = `${options.source ?? "config"}: ${section}`;
+  if (section !== "heap" || typeof inner.plugin !== "string") {
+    throw new AllocatorError(
+      "ECONFIG",
+      `${where}: only a heap plugin can wrap another heap plugin, named by a string`,
+      inner,
+    );
+  }
+  const plugin = await loadPlugin(inner.plugin, options);
+  if (plugin.manifest.kind !== "heap") {
+    throw new AllocatorError(
+      "ECONFIG",
+      `${where} wraps ${JSON.stringify(inner.plugin)}, a ${plugin.manifest.kind} plugin, not a heap plugin`,
+      inner.plugin,
+    );
+  }
+  const innerOptions = parsePluginOptions(plugin, inner.options, `${section}.wrapped.options`);
+  if (plugin.manifest.wraps?.(innerOptions) !== undefined) {
+    throw new AllocatorError(
+      "ECONFIG",
+      `${where} wraps ${JSON.stringify(inner.plugin)}, which wraps a heap itself; wrapping heaps do not nest`,
+      inner.plugin,
+    );
+  }
+  const child = container.createChildContainer();
+  plugin.manifest.register(child, innerOptions);
+  container.register(TOKENS.WrappedHeap, {
+    useFactory: instanceCachingFactory(() => resolveToken(child, TOKENS.Heap)),
+  });
+  return plugin;
 }
 
 /**

@@ -22,6 +22,19 @@ export interface PluginManifest<Schema extends z.ZodType = z.ZodType> {
   /** zod schema of the plugin's options; its defaults fill what the config leaves out. */
   options: Schema;
   register(container: DependencyContainer, options: z.output<Schema>): void;
+  /**
+   * Optional, for a heap that wraps another (a sampling debug heap, a statistics heap): the
+   * heap plugin to wrap, read from this plugin's options, or undefined for none. compose loads
+   * it through the same path as any plugin, lets it register in a child container, and
+   * registers the heap it builds under {@link TOKENS}.WrappedHeap before calling `register`.
+   */
+  wraps?(options: z.output<Schema>): WrappedPluginSection | undefined;
+}
+
+/** The plugin a wrapping heap wraps, as a config section names it. */
+export interface WrappedPluginSection {
+  plugin: string;
+  options?: Record<string, unknown>;
 }
 
 /** Declares a plugin manifest (a typed identity function, so `register` sees typed options). */
@@ -53,5 +66,7 @@ export function manifestProblems(value: unknown): string[] {
     problems.push("options is not a zod schema");
   }
   if (typeof m.register !== "function") problems.push("register is not a function");
+  if (m.wraps !== undefined && typeof m.wraps !== "function")
+    problems.push("wraps is present but not a function");
   return problems;
 }

@@ -36,6 +36,8 @@ export const TOKENS = {
   /** What the kernel heap grows from. */
   PageSource: token<PageSource>("PageSource"),
   Heap: token<Heap>("Heap"),
+  /** For a wrapping heap plugin: the heap it wraps (see PluginManifest.wraps). */
+  WrappedHeap: token<Heap>("WrappedHeap"),
 } as const;
 
 /** Resolves a typed token. */

@@ -121,6 +121,57 @@ describe("config and plugin errors name the plugin, the field path and the value
     expect(error.message).toContain("failed to load");
   });
 
+  it("composes a heap plugin that wraps another heap plugin (PluginManifest.wraps)", async () => {
+    // A counting wrapper written as a plain module: it reaches the wrapped heap by its token.
+    const file = scratchModule(
+      "counting-heap.mjs",
+      `export default { apiVersion: ${API_VERSION}, name: "counting-heap", kind: "heap",
+         options: { safeParse: (v) => ({ success: true, data: { inner: "@allockit/core/list-heap", ...v } }) },
+         wraps: (options) => ({ plugin: options.inner, options: { arenaBytes: 8192 } }),
+         register(container) {
+           container.register(Symbol.for("allockit.Heap"), { useFactory: (c) => {
+             const inner = c.resolve(Symbol.for("allockit.WrappedHeap"));
+             const heap = Object.create(inner);
+             heap.name = "counting-heap";
+             heap.calls = 0;
+             heap.heap_alloc = (size, align) => { heap.calls++; return inner.heap_alloc(size, align); };
+             return heap;
+           } });
+         } };\n`,
+    );
+    const system = await compose(
+      { machine: flat, heap: { plugin: file } },
+      { resolveFrom: [repoRoot] },
+    );
+    expect(system.heap.name).toBe("counting-heap");
+    expect(system.wrapped.heap?.manifest.name).toBe("@allockit/core/list-heap");
+    const inner = system.container.resolve(Symbol.for("allockit.WrappedHeap")) as ListHeap;
+    expect(inner).toBeInstanceOf(ListHeap);
+    const ptr = system.heap.heap_alloc(100);
+    expect(inner.heap_size(ptr)).toBeGreaterThanOrEqual(100);
+    expect((system.heap as unknown as { calls: number }).calls).toBe(1);
+    // The wrapped heap grew from the system's page source, in 8 KiB arenas as its options said.
+    expect(system.pageSource.stats().pagesInUse).toBe(2);
+
+    const notHeap = await rejection(
+      compose(
+        { machine: flat, heap: { plugin: file, options: { inner: "@allockit/core/flat" } } },
+        { resolveFrom: [repoRoot] },
+      ),
+    );
+    expect(notHeap.code).toBe("ECONFIG");
+    expect(notHeap.message).toMatch(
+      /wraps "@allockit\/core\/flat", a machine plugin, not a heap plugin/,
+    );
+    const nested = await rejection(
+      compose(
+        { machine: flat, heap: { plugin: file, options: { inner: file } } },
+        { resolveFrom: [repoRoot] },
+      ),
+    );
+    expect(nested.message).toMatch(/wrapping heaps do not nest/);
+  });
+
   it("wrong apiVersion", async () => {
     const file = scratchModule(
       "future.mjs",
