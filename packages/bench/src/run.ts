@@ -14,6 +14,7 @@ import {
 import { measureSparseMachine, type SparseFigures } from "./tables/sparse-machine.js";
 import { measureBootTimes, type BootTime } from "./tables/boot.js";
 import { MAP_PATTERNS, measureVmm, type VmmFigures } from "./tables/vmm.js";
+import { measureTraceReplays, type TraceRow } from "./tables/trace.js";
 
 export interface BenchOptions {
   /** Tiny sizes: exercises every code path fast (for CI), figures meaningless. */
@@ -36,6 +37,8 @@ export interface BenchResults {
   vmm: VmmFigures;
   /** bootSystem time per machine, mode and PMM. */
   boot: BootTime[];
+  /** The sample trace replayed on each heap, flat and on the machine. */
+  trace: TraceRow[];
 }
 
 export function runBench(
@@ -62,6 +65,8 @@ export function runBench(
   );
   log("boot: every mode and PMM on 4 GiB, long mode on 64 GiB ...");
   const boot = measureBootTimes(options.quick ? 1 : 25);
+  log("trace replay: the python-ast sample on each heap, flat and on the machine ...");
+  const trace = options.quick ? measureTraceReplays(20_000, 1) : measureTraceReplays(Infinity, 3);
   const cpu = cpus()[0];
   return {
     machine: {
@@ -79,6 +84,7 @@ export function runBench(
     sparseMachine,
     vmm,
     boot,
+    trace,
   };
 }
 
@@ -171,6 +177,8 @@ export function formatBench(results: BenchResults): string {
     "",
     ...formatBoot(results.boot),
     "",
+    ...formatTrace(results.trace),
+    "",
   ].join("\n");
 }
 
@@ -229,6 +237,36 @@ function formatBoot(rows: readonly BootTime[]): string[] {
         `${count(r.frames)} (${formatSize(r.frames * 4096)})`,
       ]),
     ),
+  ];
+}
+
+function formatTrace(rows: readonly TraceRow[]): string[] {
+  const first = rows[0];
+  return [
+    `Trace replay: ${first?.trace ?? "?"}, ${count(first?.ops ?? 0)} operations (malloc / free / realloc), fresh process per heap, median of ${first?.runs ?? 0}`,
+    formatTable(
+      [
+        "heap",
+        "memory",
+        "ops/s",
+        "time",
+        "peak live",
+        "peak footprint",
+        "fragmentation",
+        "failures",
+      ],
+      rows.map((r) => [
+        r.heap,
+        r.memory,
+        formatRate(r.opsPerSec),
+        `${r.seconds.toFixed(3)} s`,
+        formatSize(r.peakLiveBytes),
+        formatSize(r.peakFootprintBytes),
+        r.fragmentation.toFixed(3),
+        count(r.failures),
+      ]),
+    ),
+    "fragmentation = peak footprint (pages from the PageSource) / peak live bytes (sizes asked for)",
   ];
 }
 

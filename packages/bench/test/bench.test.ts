@@ -70,4 +70,25 @@ describe("pnpm bench --quick", () => {
       expect(frames("qemu-q35-64g", pmm)).toBeGreaterThan(frames("qemu-i440fx-4g", pmm));
     expect(formatBench(results)).toMatch(/^qemu-q35-64g +long +pmm-buddy +[\d.]+ ms/m);
   });
+
+  it("replays the sample trace on every heap, flat and on the machine", () => {
+    const { trace } = results;
+    expect(trace.map((r) => `${r.heap} ${r.memory}`)).toEqual(
+      ["flat", "machine"].flatMap((memory) =>
+        ["list-heap", "heap-slab", "heap-bucket"].map((heap) => `${heap} ${memory}`),
+      ),
+    );
+    // The same 20,000 operations everywhere: the same live peak, whatever the heap.
+    const peak = trace[0]!.peakLiveBytes;
+    for (const row of trace) {
+      expect(row.trace).toBe("python-ast");
+      expect(row.ops).toBe(20_000);
+      expect(row.failures).toBe(0);
+      expect(row.peakLiveBytes).toBe(peak);
+      expect(row.peakFootprintBytes).toBeGreaterThanOrEqual(peak);
+      expect(row.fragmentation).toBeCloseTo(row.peakFootprintBytes / peak, 3);
+      expect(row.opsPerSec).toBeGreaterThan(0);
+    }
+    expect(formatBench(results)).toMatch(/^heap-bucket +machine +[\d.]+ [kM]? +[\d.]+ s/m);
+  });
 });

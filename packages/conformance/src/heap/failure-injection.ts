@@ -43,8 +43,9 @@ function generator(seed: number): () => number {
 }
 
 /**
- * A script of allocations (small, medium, page-sized and multi-page, some aligned), frees and
- * reallocs, from `seed`. Sizes and alignments stay within the suite's limits.
+ * A script of allocations (small, medium, page-sized, and multi-page up to `maxBlockSize`, some
+ * aligned), frees and reallocs, from `seed`. Sizes and alignments stay within the suite's
+ * limits; a heap that grows in large arenas is tested with a `maxBlockSize` above its arena size.
  */
 export function failureScript(
   seed: number,
@@ -66,7 +67,7 @@ export function failureScript(
           ? 257 + below(1800)
           : kind < 7
             ? page - 64 + below(128)
-            : page + below(3 * page);
+            : page + below(Math.max(1, settings.maxBlockSize - page));
     return Math.min(raw, settings.maxBlockSize);
   };
   const script: ScriptOperation[] = [];
