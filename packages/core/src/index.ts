@@ -12,6 +12,7 @@ export * from "./failing-page-source.js";
 export * from "./memory-map.js";
 export * from "./boot-allocator.js";
 export * from "./libc.js";
+export * from "./heap-counters.js";
 export * from "./list-heap.js";
 export * from "./loader.js";
 export * from "./config.js";

@@ -3,6 +3,7 @@ import type { Heap, HeapStats } from "./contracts/heap.js";
 import type { Memory } from "./contracts/memory.js";
 import type { PageSource } from "./contracts/page-source.js";
 import { AllocatorError, describeValue } from "./errors.js";
+import { HeapCounters } from "./heap-counters.js";
 import { checkPointer, checkSize, effectiveAlign } from "./validate.js";
 
 /**
@@ -69,15 +70,9 @@ export class ListHeap implements Heap {
   private cachedArena = 0;
   private cachedArenaEnd = 0;
 
-  private liveBlocks = 0;
-  private liveBytes = 0;
-  private requestedBytes = 0;
-  private peakLiveBytes = 0;
+  private readonly counters = new HeapCounters();
   private footprintBytes = 0;
   private peakFootprintBytes = 0;
-  private allocs = 0;
-  private frees = 0;
-  private failedAllocs = 0;
   private arenas = 0;
 
   constructor(source: PageSource, options: ListHeapOptions = {}) {
@@ -109,12 +104,7 @@ export class ListHeap implements Heap {
     const header = this.carve(block, need, alignment);
     this.memory.write32(header + B_TAG, USED_TAG);
     this.memory.write32(header + B_REQUESTED, size);
-    const usable = this.memory.read32(header + B_SIZE) - HEADER;
-    this.liveBlocks++;
-    this.liveBytes += usable;
-    this.requestedBytes += size;
-    if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;
-    this.allocs++;
+    this.counters.allocated(this.memory.read32(header + B_SIZE) - HEADER, size);
     return header + HEADER;
   }
 
@@ -156,10 +146,7 @@ export class ListHeap implements Heap {
       );
     }
     const size = this.memory.read32(header + B_SIZE);
-    this.liveBlocks--;
-    this.liveBytes -= size - HEADER;
-    this.requestedBytes -= this.memory.read32(header + B_REQUESTED);
-    this.frees++;
+    this.counters.released(size - HEADER, this.memory.read32(header + B_REQUESTED));
     this.release(arena, header, size);
   }
 
@@ -170,24 +157,17 @@ export class ListHeap implements Heap {
       freeBlocks++;
       freeBytes += this.memory.read32(b + B_SIZE);
     }
-    return {
-      liveBlocks: this.liveBlocks,
-      liveBytes: this.liveBytes,
-      requestedBytes: this.requestedBytes,
-      peakLiveBytes: this.peakLiveBytes,
-      footprintBytes: this.footprintBytes,
-      peakFootprintBytes: this.peakFootprintBytes,
-      allocs: this.allocs,
-      frees: this.frees,
-      failedAllocs: this.failedAllocs,
-      extra: { arenas: this.arenas, freeBlocks, freeBytes },
-    };
+    return this.counters.stats(this.footprintBytes, this.peakFootprintBytes, {
+      arenas: this.arenas,
+      freeBlocks,
+      freeBytes,
+    });
   }
 
   // ---------------------------------------------------------------- allocation
 
   private fail(): number {
-    this.failedAllocs++;
+    this.counters.failed();
     return 0;
   }
 
@@ -453,7 +433,7 @@ export class ListHeap implements Heap {
     this.check();
     const mem = this.memory;
     const lines = [
-      `list-heap: ${this.arenas} arena(s), ${formatSize(this.footprintBytes)} from the page source, ${this.liveBlocks} live block(s) holding ${formatSize(this.liveBytes)}`,
+      `list-heap: ${this.arenas} arena(s), ${formatSize(this.footprintBytes)} from the page source, ${this.counters.liveBlocks} live block(s) holding ${formatSize(this.counters.liveBytes)}`,
     ];
     let freeBlocks = 0;
     for (let a = this.firstArena; a !== 0; a = this.read64(a + A_NEXT)) {
@@ -557,12 +537,12 @@ export class ListHeap implements Heap {
     if (arenas !== this.arenas || footprint !== this.footprintBytes)
       corrupt("arena count or footprint", this.firstArena);
     if (
-      live !== this.liveBlocks ||
-      liveBytes !== this.liveBytes ||
-      requested !== this.requestedBytes
+      live !== this.counters.liveBlocks ||
+      liveBytes !== this.counters.liveBytes ||
+      requested !== this.counters.requestedBytes
     ) {
       corrupt(
-        `live counters (${live} blocks / ${liveBytes} B walked, ${this.liveBlocks} / ${this.liveBytes} counted)`,
+        `live counters (${live} blocks / ${liveBytes} B walked, ${this.counters.liveBlocks} / ${this.counters.liveBytes} counted)`,
         this.firstArena,
       );
     }

@@ -1,4 +1,5 @@
 import {
+  HeapCounters,
   AllocatorError,
   PAGE_SIZE,
   alignUp,
@@ -77,13 +78,7 @@ export class BucketHeap implements Heap {
   private foundBucket = 0;
   private foundPebble = 0;
 
-  private liveBlocks = 0;
-  private liveBytes = 0;
-  private requestedBytes = 0;
-  private peakLiveBytes = 0;
-  private allocs = 0;
-  private frees = 0;
-  private failedAllocs = 0;
+  private readonly counters = new HeapCounters();
 
   /** Creates the heap and its first bucket; ENOMEM when the source cannot supply it. */
   constructor(source: PageSource, options: BucketHeapOptions = {}) {
@@ -156,9 +151,7 @@ export class BucketHeap implements Heap {
       if ((requestFlags & PERSISTENT) !== 0) this.markPersistent(bucket);
       if ((requestFlags & CLEAR) !== 0 && usable > oldSize)
         mem.fill(ptr + oldSize, 0, usable - oldSize);
-      this.liveBytes += usable - oldSize;
-      this.requestedBytes += size - oldRequested;
-      if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;
+      this.counters.resized(usable - oldSize, size - oldRequested);
       return ptr;
     }
     const alignment = mem.read32(p + PB_ALIGN);
@@ -207,18 +200,11 @@ export class BucketHeap implements Heap {
   }
 
   stats(): HeapStats {
-    return {
-      liveBlocks: this.liveBlocks,
-      liveBytes: this.liveBytes,
-      requestedBytes: this.requestedBytes,
-      peakLiveBytes: this.peakLiveBytes,
-      footprintBytes: this.buckets.footprintBytes,
-      peakFootprintBytes: this.buckets.peakFootprintBytes,
-      allocs: this.allocs,
-      frees: this.frees,
-      failedAllocs: this.failedAllocs,
-      extra: this.buckets.figures(this.liveBytes),
-    };
+    return this.counters.stats(
+      this.buckets.footprintBytes,
+      this.buckets.peakFootprintBytes,
+      this.buckets.figures(this.counters.liveBytes),
+    );
   }
 
   /** Walks every bucket and pebble (see {@link BucketHeap.dump}) and checks the counters; ECORRUPT. */
@@ -268,16 +254,12 @@ export class BucketHeap implements Heap {
     if ((flags & PERSISTENT) !== 0) this.markPersistent(bucket);
     const usable = mem.read32(p + PB_SIZE);
     if ((flags & CLEAR) !== 0) mem.fill(data, 0, usable);
-    this.liveBlocks++;
-    this.liveBytes += usable;
-    this.requestedBytes += size;
-    if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;
-    this.allocs++;
+    this.counters.allocated(usable, size);
     return data;
   }
 
   private fail(): number {
-    this.failedAllocs++;
+    this.counters.failed();
     return 0;
   }
 
@@ -322,10 +304,7 @@ export class BucketHeap implements Heap {
   /** Frees used pebble `p` of `bucket`; an empty bucket goes back unless it is PERSISTENT. */
   private freeUsed(bucket: number, p: number): void {
     const mem = this.memory;
-    this.liveBlocks--;
-    this.liveBytes -= mem.read32(p + PB_SIZE);
-    this.requestedBytes -= mem.read32(p + PB_REQUESTED);
-    this.frees++;
+    this.counters.released(mem.read32(p + PB_SIZE), mem.read32(p + PB_REQUESTED));
     const flags = mem.read32(bucket + BK_FLAGS);
     release(mem, bucket, p, flags & KIND_MASK);
     if ((flags & PERSISTENT) === 0 && mem.read32(bucket + BK_PEBBLE_COUNT) === 1)
@@ -383,12 +362,12 @@ export class BucketHeap implements Heap {
         `${totals.buckets} buckets / ${totals.footprintBytes} B walked, ${this.buckets.count} / ${this.buckets.footprintBytes} counted`,
       );
     if (
-      totals.liveBlocks !== this.liveBlocks ||
-      totals.liveBytes !== this.liveBytes ||
-      totals.requestedBytes !== this.requestedBytes
+      totals.liveBlocks !== this.counters.liveBlocks ||
+      totals.liveBytes !== this.counters.liveBytes ||
+      totals.requestedBytes !== this.counters.requestedBytes
     )
       fail(
-        `live counters (${totals.liveBlocks} blocks / ${totals.liveBytes} B walked, ${this.liveBlocks} / ${this.liveBytes} counted)`,
+        `live counters (${totals.liveBlocks} blocks / ${totals.liveBytes} B walked, ${this.counters.liveBlocks} / ${this.counters.liveBytes} counted)`,
       );
   }
 }

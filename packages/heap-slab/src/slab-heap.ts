@@ -1,5 +1,6 @@
 import {
   AllocatorError,
+  HeapCounters,
   PAGE_SIZE,
   checkPointer,
   checkSize,
@@ -54,13 +55,7 @@ export class SlabHeap implements Heap {
   private readonly sizeClasses: SlabCache[] = [];
   private readonly headerCache: SlabCache;
 
-  private liveBlocks = 0;
-  private liveBytes = 0;
-  private requestedBytes = 0;
-  private peakLiveBytes = 0;
-  private allocs = 0;
-  private frees = 0;
-  private failedAllocs = 0;
+  private readonly counters = new HeapCounters();
 
   constructor(source: PageSource, options: SlabHeapOptions = {}) {
     if (source.pageSize !== PAGE_SIZE) {
@@ -238,15 +233,11 @@ export class SlabHeap implements Heap {
       usable = size === 0 ? PAGE_SIZE : Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     }
     if (ptr === 0) {
-      this.failedAllocs++;
+      this.counters.failed();
       this.table.compact();
       return 0;
     }
-    this.liveBlocks++;
-    this.liveBytes += usable;
-    this.requestedBytes += size;
-    if (this.liveBytes > this.peakLiveBytes) this.peakLiveBytes = this.liveBytes;
-    this.allocs++;
+    this.counters.allocated(usable, size);
     return ptr;
   }
 
@@ -267,16 +258,16 @@ export class SlabHeap implements Heap {
     const found = lookup.locate(ptr);
     if (found === RUN_START) {
       const usable = this.table.runPages(lookup.entry) * PAGE_SIZE;
-      this.requestedBytes -= this.table.runRequested(lookup.entry);
+      const requested = this.table.runRequested(lookup.entry);
       this.runs.free(lookup.entry, ptr);
-      this.released(usable);
+      this.released(usable, requested);
       return;
     }
     if (found === LIVE_OBJECT && lookup.cache!.kind === "kmalloc") {
       const cache = lookup.cache!;
-      this.requestedBytes -= cache.requestedOf(lookup.slab, lookup.index);
+      const requested = cache.requestedOf(lookup.slab, lookup.index);
       cache.free(lookup.slab, lookup.index, ptr);
-      this.released(cache.objectSize);
+      this.released(cache.objectSize, requested);
       return;
     }
     if (found === FREE_OBJECT && lookup.cache!.kind === "kmalloc") {
@@ -294,17 +285,10 @@ export class SlabHeap implements Heap {
   }
 
   stats(): HeapStats {
-    return {
-      liveBlocks: this.liveBlocks,
-      liveBytes: this.liveBytes,
-      requestedBytes: this.requestedBytes,
-      peakLiveBytes: this.peakLiveBytes,
-      footprintBytes: this.supply.pagesHeld * PAGE_SIZE,
-      peakFootprintBytes: this.supply.peakPagesHeld * PAGE_SIZE,
-      allocs: this.allocs,
-      frees: this.frees,
-      failedAllocs: this.failedAllocs,
-      extra: {
+    return this.counters.stats(
+      this.supply.pagesHeld * PAGE_SIZE,
+      this.supply.peakPagesHeld * PAGE_SIZE,
+      {
         ...cacheTotals(this.caches),
         largeRuns: this.runs.runs,
         largeRunPages: this.runs.pages,
@@ -312,7 +296,7 @@ export class SlabHeap implements Heap {
         tableEntries: this.table.count,
         pressureReaps: this.supply.pressureReaps,
       },
-    };
+    );
   }
 
   /** Walks every cache, slab, free list, bitmap and table entry; throws ECORRUPT. */
@@ -324,9 +308,9 @@ export class SlabHeap implements Heap {
       table: this.table,
       runs: this.runs,
       supply: this.supply,
-      liveBlocks: this.liveBlocks,
-      liveBytes: this.liveBytes,
-      requestedBytes: this.requestedBytes,
+      liveBlocks: this.counters.liveBlocks,
+      liveBytes: this.counters.liveBytes,
+      requestedBytes: this.counters.requestedBytes,
     });
   }
 
@@ -382,10 +366,8 @@ export class SlabHeap implements Heap {
     return pages;
   }
 
-  private released(usable: number): void {
-    this.liveBlocks--;
-    this.liveBytes -= usable;
-    this.frees++;
+  private released(usable: number, requested: number): void {
+    this.counters.released(usable, requested);
     this.table.compact();
   }
 }
