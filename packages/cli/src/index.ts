@@ -33,7 +33,13 @@ export {
 export { integerOption } from "./options.js";
 export { CLI_PACKAGE_DIR, CLI_VERSION } from "./package-info.js";
 export { SeededRandom } from "./random.js";
-export { formatRunReport, runSystem, type RunOptions, type RunReport } from "./run.js";
+export {
+  formatRunReport,
+  runSystem,
+  type InjectedBug,
+  type RunOptions,
+  type RunReport,
+} from "./run.js";
 export {
   DEFAULT_CONFIG_SOURCE,
   composeConfig,

@@ -1,4 +1,5 @@
 import { AllocatorError, formatSize, type HeapStats } from "@allockit/core";
+import { injectBug, type GuardViolationKind } from "@allockit/heap-guard";
 import { heapSystemConfig, heapSystemSource, type HeapSystemFlags } from "./heap-system.js";
 import {
   composeConfig,
@@ -16,6 +17,11 @@ export interface RunOptions {
   heap?: HeapSystemFlags;
   /** Take the heap's dump() after the workload, while its blocks are still live. */
   dump?: boolean;
+  /**
+   * After the workload (its blocks still live), commit one bug of this kind on the guard heap
+   * (heap-guard, or a sampling heap over it) and report what caught it.
+   */
+  inject?: GuardViolationKind;
   ops: number;
   seed: number;
   maxLiveBlocks?: number;
@@ -42,7 +48,7 @@ export interface RunReport {
   /** Most bytes the workload held at once (requested sizes). */
   peakLiveBytes: number;
   peakLiveBlocks: number;
-  /** Most bytes obtained from the page source at once: peak pages in use x page size. */
+  /** Most bytes the heap held from its page source(s) at once (its stats' peakFootprintBytes). */
   footprintBytes: number;
   pageSize: number;
   /** footprintBytes / peakLiveBytes; null when nothing was live. */
@@ -60,6 +66,17 @@ export interface RunReport {
    * the heap has no dump()).
    */
   dump?: string | null;
+  /** With `inject`: the bug committed and the guard heap's report of it. */
+  injected?: InjectedBug;
+}
+
+/** What `--inject KIND` did: the bug, the kind of violation that caught it, and its report. */
+export interface InjectedBug {
+  kind: GuardViolationKind;
+  /** The violation's kind: the same as `kind`, or slack / canary when no guard page was hit. */
+  caughtAs: GuardViolationKind;
+  address: number;
+  report: string;
 }
 
 async function loadSystem(options: RunOptions): Promise<LoadedSystem> {
@@ -91,10 +108,23 @@ export async function runSystem(options: RunOptions): Promise<RunReport> {
   const counters = workload.run();
   const seconds = (performance.now() - started) / 1000;
   const dump = options.dump === true ? (system.heap.dump?.() ?? null) : undefined;
+  let injected: InjectedBug | undefined;
+  if (options.inject !== undefined) {
+    const violation = injectBug(system.heap, options.inject);
+    injected = {
+      kind: options.inject,
+      caughtAs: violation.kind,
+      address: violation.address,
+      report: violation.report,
+    };
+  }
   const releasedAtEnd = workload.releaseAll();
   system.heap.check();
-  const pages = system.pageSource.stats();
-  const footprintBytes = pages.peakPagesInUse * pages.pageSize;
+  // The heap's own figure: a heap may take pages from more than the system's page source
+  // (heap-guard maps its own guarded runs).
+  const heapStats = system.heap.stats();
+  const pageSize = system.pageSource.pageSize;
+  const footprintBytes = heapStats.peakFootprintBytes;
   return {
     config: system.source,
     plugins: summarizePlugins(system),
@@ -103,7 +133,7 @@ export async function runSystem(options: RunOptions): Promise<RunReport> {
     peakLiveBytes: counters.peakLiveBytes,
     peakLiveBlocks: counters.peakLiveBlocks,
     footprintBytes,
-    pageSize: pages.pageSize,
+    pageSize,
     fragmentation:
       counters.peakLiveBytes > 0 ? round(footprintBytes / counters.peakLiveBytes, 3) : null,
     seconds: round(seconds, 3),
@@ -112,6 +142,7 @@ export async function runSystem(options: RunOptions): Promise<RunReport> {
     check: "passed",
     heap: system.heap.stats(),
     ...(dump === undefined ? {} : { dump }),
+    ...(injected === undefined ? {} : { injected }),
   };
 }
 
@@ -169,6 +200,10 @@ export function formatRunReport(report: RunReport): string {
         ? "(this heap has no dump())"
         : `heap dump after the workload, before the release:\n${report.dump.trimEnd()}`,
     );
+  }
+  if (report.injected !== undefined) {
+    const { kind, caughtAs, report: text } = report.injected;
+    lines.push("", `injected ${kind}: caught as ${caughtAs}`, text.trimEnd());
   }
   return lines.join("\n") + "\n";
 }

@@ -17,7 +17,7 @@ export interface TraceReplayFlags extends HeapSystemFlags {
 export async function replayTraceFile(flags: TraceReplayFlags): Promise<TraceReplayReport> {
   const trace = readTraceFile(flags.file, flags.ops ?? Infinity);
   const system = await composeConfig(heapSystemConfig(flags), heapSystemSource(flags));
-  return replayTrace(trace, system.heap, system.pageSource, {
+  return replayTrace(trace, system.heap, {
     heap: flags.heap,
     memory: flags.memory,
     verify: flags.verify ?? true,

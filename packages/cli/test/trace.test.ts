@@ -1,31 +1,8 @@
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { readTraceFile } from "@allockit/core";
 import { describe, expect, it } from "vitest";
+import { allockit, repoRoot } from "./run-cli.js";
 
-// The built CLI, as a user runs it (`npx tsc -b` first).
-const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 const SAMPLE = "fixtures/traces/python-ast.trc.gz";
-
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function allockit(args: readonly string[]): Promise<Outcome> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["packages/cli/dist/bin.js", ...args],
-      { cwd: repoRoot, encoding: "utf8", maxBuffer: 16 << 20 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** Peak of the summed sizes of live blocks over the first `ops` operations, the plain way. */
 function expectedPeak(ops: number): number {

@@ -2,7 +2,7 @@ import type { FrameConstraints } from "./contracts/pmm.js";
 import type { PageAllocOptions, PageSource, PageSourceStats } from "./contracts/page-source.js";
 import type { Memory } from "./contracts/memory.js";
 import { AllocatorError, describeValue } from "./errors.js";
-import { checkCount } from "./validate.js";
+import { checkCount, checkPageLimit } from "./validate.js";
 
 /** When an armed {@link FailingPageSource} refuses requests. */
 export type FailureMode =
@@ -49,15 +49,7 @@ export class FailingPageSource implements PageSource {
   ) {
     this.pageSize = inner.pageSize;
     this.memory = inner.memory;
-    const limit = options.pageLimit ?? Infinity;
-    if (!(limit === Infinity || (Number.isSafeInteger(limit) && limit >= 0))) {
-      throw new AllocatorError(
-        "EINVAL",
-        `pageLimit ${describeValue(limit)} is not a page count`,
-        limit,
-      );
-    }
-    this.pageLimit = Math.min(limit, inner.stats().pageLimit);
+    this.pageLimit = Math.min(checkPageLimit(options.pageLimit), inner.stats().pageLimit);
   }
 
   get physicalConstraints(): ReadonlySet<keyof FrameConstraints> | undefined {

@@ -4,7 +4,7 @@ import { DEFAULT_ZONE_LIMITS } from "./contracts/pmm.js";
 import type { PageAllocOptions, PageSource, PageSourceStats } from "./contracts/page-source.js";
 import { AllocatorError, describeValue } from "./errors.js";
 import { FlatMemory } from "./flat-memory.js";
-import { checkCount } from "./validate.js";
+import { checkCount, checkPageLimit } from "./validate.js";
 
 export interface FlatPageSourceOptions {
   /** At most this many pages in use at once; allocPages returns 0 beyond it (OOM tests). */
@@ -42,15 +42,7 @@ export class FlatPageSource implements PageSource {
 
   constructor(memory: FlatMemory, options: FlatPageSourceOptions = {}) {
     this.memory = memory;
-    const limit = options.pageLimit ?? Infinity;
-    if (!(limit === Infinity || (Number.isSafeInteger(limit) && limit >= 0))) {
-      throw new AllocatorError(
-        "EINVAL",
-        `pageLimit ${describeValue(limit)} is not a page count`,
-        limit,
-      );
-    }
-    this.pageLimit = limit;
+    this.pageLimit = checkPageLimit(options.pageLimit);
     // Pages must start page-aligned; the page at address 0 is skipped.
     const firstAddress = Math.max(Math.ceil(memory.base / PAGE_SIZE) * PAGE_SIZE, PAGE_SIZE);
     this.firstPage = firstAddress / PAGE_SIZE;

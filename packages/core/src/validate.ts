@@ -62,3 +62,53 @@ export function checkCount(count: number, what = "count"): void {
     );
   }
 }
+
+/**
+ * Throws EINVAL unless `label` is a string of at most `maxBytes` printable ASCII characters
+ * (0x20 .. 0x7e): the caller's names for blocks (pebble names, guard tags) that heaps keep in
+ * fixed fields of their records. `call` and `what` name the call and the argument in messages.
+ */
+export function checkLabel(
+  label: unknown,
+  maxBytes: number,
+  call: string,
+  what = "name",
+): asserts label is string {
+  if (typeof label !== "string") {
+    throw new AllocatorError(
+      "EINVAL",
+      `${call}: ${what} ${describeValue(label)} is not a string`,
+      label,
+    );
+  }
+  if (label.length > maxBytes) {
+    throw new AllocatorError(
+      "EINVAL",
+      `${call}: ${what} ${describeValue(label)} is ${label.length} bytes long, more than ${maxBytes}`,
+      label,
+    );
+  }
+  for (let i = 0; i < label.length; i++) {
+    const code = label.charCodeAt(i);
+    if (code < 0x20 || code > 0x7e) {
+      throw new AllocatorError(
+        "EINVAL",
+        `${call}: ${what} ${describeValue(label)} has a character (code ${code}) outside printable ASCII`,
+        label,
+      );
+    }
+  }
+}
+
+/** Throws EINVAL unless `limit` is a page count or Infinity; returns it (Infinity when absent). */
+export function checkPageLimit(limit: number | undefined): number {
+  const value = limit ?? Infinity;
+  if (!(value === Infinity || (Number.isSafeInteger(value) && value >= 0))) {
+    throw new AllocatorError(
+      "EINVAL",
+      `pageLimit ${describeValue(value)} is not a page count`,
+      value,
+    );
+  }
+  return value;
+}

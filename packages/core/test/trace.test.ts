@@ -150,7 +150,7 @@ describe("replayTrace", () => {
     fc.assert(
       fc.property(traceText, (text) => {
         const { heap, source } = flatHeap();
-        const report = replayTrace(parseTrace(text, "random"), heap, source, {
+        const report = replayTrace(parseTrace(text, "random"), heap, {
           heap: "list-heap",
           memory: "flat",
         });
@@ -168,6 +168,7 @@ describe("replayTrace", () => {
         ]);
         expect(report.failures).toBe(0);
         expect(report.peakLiveBytes).toBe(modelPeak(text));
+        expect(report.peakFootprintBytes).toBe(heap.stats().peakFootprintBytes);
         expect(report.peakFootprintBytes).toBe(source.stats().peakPagesInUse * 4096);
         if (report.peakLiveBytes > 0)
           expect(report.fragmentation).toBeCloseTo(
@@ -183,16 +184,16 @@ describe("replayTrace", () => {
 
   it("counts failed allocations and skips later operations on their IDs", () => {
     // Two pages: the 64 KiB block cannot be had, the small ones can.
-    const { heap, source } = flatHeap(2);
+    const { heap } = flatHeap(2);
     const trace = parseTrace("a 1 65536 0\na 2 100 0\nr 1 3 10\nf 3\nf 2\na 4 200000 0", "oom");
-    const report = replayTrace(trace, heap, source, { heap: "list-heap", memory: "flat" });
+    const report = replayTrace(trace, heap, { heap: "list-heap", memory: "flat" });
     expect(report.failures).toBe(2);
     expect(report.peakLiveBytes).toBe(100);
     expect(heap.stats().liveBlocks).toBe(0);
   });
 
   it("moves a realloc that outgrows its block and keeps its first bytes", () => {
-    const { heap, source } = flatHeap();
+    const { heap } = flatHeap();
     const copies: number[] = [];
     const memory = heap.memory;
     const watched: Heap = Object.assign(Object.create(heap) as ListHeap, {
@@ -203,7 +204,7 @@ describe("replayTrace", () => {
       },
     });
     const trace = parseTrace("a 1 64 0\nr 1 2 5000\nf 2", "grow");
-    replayTrace(trace, watched, source, { heap: "list-heap", memory: "flat" });
+    replayTrace(trace, watched, { heap: "list-heap", memory: "flat" });
     expect(copies.length).toBe(2);
     expect(copies[1]).not.toBe(copies[0]);
     // The ID stamp of block 1 was copied, then block 2's stamp written over it.
@@ -211,7 +212,7 @@ describe("replayTrace", () => {
   });
 
   it("fails with ECORRUPT when a heap hands out memory that overlaps a live block", () => {
-    const { heap, source } = flatHeap();
+    const { heap } = flatHeap();
     let first = 0;
     const overlapping: Heap = Object.assign(Object.create(heap) as ListHeap, {
       heap_alloc: (size: number, align?: number) => {
@@ -225,7 +226,7 @@ describe("replayTrace", () => {
     });
     const trace = parseTrace("a 1 64 0\na 2 64 0\nf 1\nf 2", "overlap");
     const error = errorOf(() =>
-      replayTrace(trace, overlapping, source, { heap: "broken", memory: "flat" }),
+      replayTrace(trace, overlapping, { heap: "broken", memory: "flat" }),
     );
     expect(isAllocatorError(error) && error.code === "ECORRUPT").toBe(true);
     expect(error.message).toMatch(

@@ -1,4 +1,4 @@
-import { AllocatorError, describeValue } from "@allockit/core";
+import { checkLabel } from "@allockit/core";
 import type { Memory } from "@allockit/core";
 import { NAME_BYTES } from "./layout.js";
 
@@ -11,30 +11,7 @@ export const NAME_MAX = NAME_BYTES - 1;
  * is always the name the caller gave.
  */
 export function checkName(name: unknown, call: string): asserts name is string {
-  if (typeof name !== "string") {
-    throw new AllocatorError(
-      "EINVAL",
-      `${call}: name ${describeValue(name)} is not a string`,
-      name,
-    );
-  }
-  if (name.length > NAME_MAX) {
-    throw new AllocatorError(
-      "EINVAL",
-      `${call}: name ${describeValue(name)} is ${name.length} bytes long, more than ${NAME_MAX}`,
-      name,
-    );
-  }
-  for (let i = 0; i < name.length; i++) {
-    const code = name.charCodeAt(i);
-    if (code < 0x20 || code > 0x7e) {
-      throw new AllocatorError(
-        "EINVAL",
-        `${call}: name ${describeValue(name)} has a character (code ${code}) outside printable ASCII`,
-        name,
-      );
-    }
-  }
+  checkLabel(name, NAME_MAX, call, "name");
 }
 
 /**

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { GiB, MiB, PAGE_SIZE, bootSystem, type PhysicalMemoryManager } from "@allockit/core";
+import { GiB, MiB, PAGE_SIZE, type PhysicalMemoryManager } from "@allockit/core";
 import { BitmapPmm } from "@allockit/pmm-bitmap";
 import { BuddyPmm } from "@allockit/pmm-buddy";
-import { X86Vmm, type VmmMode } from "@allockit/vmm";
-import { Machine } from "@allockit/x86-machine";
+import { bootMachine, type VmmMode } from "@allockit/vmm";
 import { BUCKET_FLAGS, BucketHeap } from "../src/index.js";
 
 const { PHYSICAL, LOW1MEG, LOW16MEG, LOW4GIG, CLEAR } = BUCKET_FLAGS;
@@ -18,9 +17,7 @@ const DMA_FLAGS = [
 ] as const;
 
 function boot(mode: VmmMode, pmm: () => PhysicalMemoryManager) {
-  const machine = new Machine({ ramBytes: 96 * MiB, cpus: 1 });
-  const vmm = new X86Vmm({ mode, access: "direct-map" });
-  bootSystem({ machine, memoryMap: machine.memoryMap, physical: machine.memory, pmm: pmm(), vmm });
+  const { machine, vmm } = bootMachine({ ramBytes: 96 * MiB, mode, pmm: pmm() });
   return { vmm, cpu: machine.cpus[0]! };
 }
 

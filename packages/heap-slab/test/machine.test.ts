@@ -1,24 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { MiB, bootSystem } from "@allockit/core";
+import { MiB } from "@allockit/core";
 import { heapConformance, vmmHeapFactory } from "@allockit/conformance";
 import { BuddyPmm } from "@allockit/pmm-buddy";
-import { X86Vmm } from "@allockit/vmm";
-import type { VmmMode } from "@allockit/vmm";
-import { Machine } from "@allockit/x86-machine";
+import { bootMachine } from "@allockit/vmm";
+import type { VmmMode, X86Vmm } from "@allockit/vmm";
 import { SlabHeap } from "@allockit/heap-slab";
 
 /** A 64 MiB machine booted with the buddy PMM and the x86 VMM in `mode`. */
 function bootVmm(mode: VmmMode): X86Vmm {
-  const machine = new Machine({ ramBytes: 64 * MiB, cpus: 1 });
-  const vmm = new X86Vmm({ mode, access: "direct-map" });
-  bootSystem({
-    machine,
-    memoryMap: machine.memoryMap,
-    physical: machine.memory,
-    pmm: new BuddyPmm(),
-    vmm,
-  });
-  return vmm;
+  return bootMachine({ ramBytes: 64 * MiB, mode, pmm: new BuddyPmm() }).vmm;
 }
 
 // Through page tables, the MMU and the TLB, at packed 48-bit kernel addresses (long mode), and

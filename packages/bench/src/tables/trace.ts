@@ -61,7 +61,7 @@ export async function measureTraceReplay(
     const system = await compose(configFor(plugin, memory), {
       resolveFrom: [fileURLToPath(new URL("../..", import.meta.url))],
     });
-    reports.push(replayTrace(trace, system.heap, system.pageSource, { heap, memory }));
+    reports.push(replayTrace(trace, system.heap, { heap, memory }));
   }
   const first = reports[0]!;
   for (const report of reports) {

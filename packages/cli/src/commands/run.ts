@@ -1,4 +1,5 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { GUARD_VIOLATION_KINDS, type GuardViolationKind } from "@allockit/heap-guard";
 import { integerOption } from "../options.js";
 import type { CliCommand } from "../registry.js";
 import { HEAP_SHORT_NAMES, MEMORY_KINDS } from "../heap-system.js";
@@ -13,6 +14,7 @@ interface RunCommandOptions {
   heap?: string;
   memory?: string;
   dump?: boolean;
+  inject?: GuardViolationKind;
   ops: number;
   seed: number;
   maxLive: number;
@@ -51,6 +53,12 @@ export const runCommand: CliCommand = {
         "--dump",
         "print the heap's dump() after the workload (buckets and pebbles, slab caches ...)",
       )
+      .addOption(
+        new Option(
+          "--inject <kind>",
+          "after the workload, commit one bug on heap-guard and print its report (memory defaults to machine)",
+        ).choices(GUARD_VIOLATION_KINDS),
+      )
       .option("--ops <n>", "operations to perform", integerOption(1), DEFAULT_OPS)
       .option(
         "--seed <n>",
@@ -67,14 +75,19 @@ export const runCommand: CliCommand = {
       .option("--json", "print the report as JSON")
       .action(async (options: RunCommandOptions) => {
         const onProgress = options.json ? undefined : terminalProgress();
+        // Injected bugs are caught by guard pages, which need the machine's page tables.
         const heap =
-          options.heap === undefined && options.memory === undefined
+          options.heap === undefined && options.memory === undefined && options.inject === undefined
             ? undefined
-            : { heap: options.heap ?? "list-heap", memory: options.memory ?? "flat" };
+            : {
+                heap: options.heap ?? (options.inject === undefined ? "list-heap" : "heap-guard"),
+                memory: options.memory ?? (options.inject === undefined ? "flat" : "machine"),
+              };
         const report = await runSystem({
           ...(options.config === undefined ? {} : { configFile: options.config }),
           ...(heap === undefined ? {} : { heap }),
           ...(options.dump === true ? { dump: true } : {}),
+          ...(options.inject === undefined ? {} : { inject: options.inject }),
           ops: options.ops,
           seed: options.seed,
           maxLiveBlocks: options.maxLive,

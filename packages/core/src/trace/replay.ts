@@ -1,5 +1,4 @@
 import type { Heap } from "../contracts/heap.js";
-import type { PageSource } from "../contracts/page-source.js";
 import { hex } from "../address.js";
 import { AllocatorError } from "../errors.js";
 import { TRACE_ALLOC, TRACE_FREE, type Trace } from "./parse.js";
@@ -22,7 +21,7 @@ export interface TraceReplayReport {
   opsPerSec: number;
   /** Most bytes live at once, by the sizes the trace asked for. */
   peakLiveBytes: number;
-  /** Most bytes obtained from the PageSource at once (pages x page size). */
+  /** Most bytes the heap held from its page source at once (its stats' peakFootprintBytes). */
   peakFootprintBytes: number;
   /** peakFootprintBytes / peakLiveBytes (0 when nothing was live). */
   fragmentation: number;
@@ -49,13 +48,12 @@ const END_STAMP = 0x5a17c0de;
  * C realloc: in place when heap_size already suffices, else a new block, min(old, new) bytes
  * copied, the old block freed. A 0 from the heap counts as a failure and the ID is skipped from
  * then on; a failed realloc frees the old block (the trace no longer names it). Blocks still
- * live at the end are freed afterwards (untimed) and `heap.check()` runs. `source` is the
- * PageSource the heap grows from, for the footprint.
+ * live at the end are freed afterwards (untimed) and `heap.check()` runs. The footprint is the
+ * heap's own peakFootprintBytes: the pages it held from its page source (or sources) at once.
  */
 export function replayTrace(
   trace: Trace,
   heap: Heap,
-  source: PageSource,
   options: TraceReplayOptions,
 ): TraceReplayReport {
   const verify = options.verify ?? true;
@@ -141,8 +139,7 @@ export function replayTrace(
   }
   heap.check();
 
-  const pages = source.stats();
-  const peakFootprintBytes = pages.peakPagesInUse * pages.pageSize;
+  const peakFootprintBytes = heap.stats().peakFootprintBytes;
   return {
     trace: trace.name,
     heap: options.heap,
