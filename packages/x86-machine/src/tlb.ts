@@ -60,6 +60,10 @@ export class Tlb {
   private readonly listed: Uint8Array;
   private filledCount = 0;
   private largeSlices = 0;
+  // Linear pages [largeLow, largeHigh) cover every large page with slices cached, so an INVLPG
+  // outside them (most of them: 4 KiB mappings away from the direct map) skips the scan.
+  private largeLow = Infinity;
+  private largeHigh = -Infinity;
 
   hits = 0;
   misses = 0;
@@ -101,7 +105,13 @@ export class Tlb {
     this.view[index] = undefined;
     this.readTag[index] = TLB_EMPTY;
     this.writeTag[index] = TLB_EMPTY;
-    if (pageShift > 12) this.largeSlices++;
+    if (pageShift > 12) {
+      this.largeSlices++;
+      const pagesPerLarge = 2 ** (pageShift - 12);
+      const base = Math.floor(vpn / pagesPerLarge) * pagesPerLarge;
+      if (base < this.largeLow) this.largeLow = base;
+      if (base + pagesPerLarge > this.largeHigh) this.largeHigh = base + pagesPerLarge;
+    }
     if (this.listed[index] === 0) {
       this.listed[index] = 1;
       this.filled[this.filledCount++] = index;
@@ -152,7 +162,12 @@ export class Tlb {
     const vpn = Math.floor(va / 4096);
     const index = vpn & this.mask;
     if (this.tag[index] === vpn) this.drop(index);
-    if (this.largeSlices === 0) return;
+    if (this.largeSlices === 0) {
+      this.largeLow = Infinity;
+      this.largeHigh = -Infinity;
+      return;
+    }
+    if (vpn < this.largeLow || vpn >= this.largeHigh) return;
     for (let i = 0; i < this.filledCount; i++) {
       const at = this.filled[i]!;
       const shift = this.pageShift[at]!;
@@ -177,6 +192,10 @@ export class Tlb {
       }
     }
     this.filledCount = kept;
+    if (this.largeSlices === 0) {
+      this.largeLow = Infinity;
+      this.largeHigh = -Infinity;
+    }
   }
 
   /** Live entries (for tests and reports). */
