@@ -41,6 +41,9 @@ export interface BenchResults {
   trace: TraceRow[];
 }
 
+/** The tables runBench measures, one `log` line each. */
+export const BENCH_STAGES = 8;
+
 export function runBench(
   options: BenchOptions,
   log: (line: string) => void = () => {},

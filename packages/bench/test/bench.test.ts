@@ -1,12 +1,51 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MAP_PATTERNS, VMM_SIZES, formatBench, runBench, type BenchResults } from "@allockit/bench";
+import { MAP_PATTERNS, VMM_SIZES, formatBench, type BenchResults } from "@allockit/bench";
 
-// Exercises the bench code paths at tiny sizes; no timing is asserted anywhere.
-describe("pnpm bench --quick", () => {
+const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
+
+// Runs `allockit bench --quick` as a user would (the built CLI, `npx tsc -b` first): every
+// table at tiny sizes. No timing is asserted anywhere.
+describe("allockit bench --quick", () => {
   let results: BenchResults;
-  beforeAll(() => {
-    results = runBench({ quick: true });
-  }, 120_000);
+  let stdout = "";
+  let stderr = "";
+  beforeAll(async () => {
+    const json = join(mkdtempSync(join(tmpdir(), "allockit-bench-")), "bench.json");
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ["packages/cli/dist/bin.js", "bench", "--quick", "--json", json],
+        { cwd: repoRoot, encoding: "utf8", maxBuffer: 16 << 20 },
+        (error, out, err) => {
+          stdout = out;
+          stderr = err;
+          if (error === null) resolve();
+          else reject(new Error(`allockit bench failed: ${error.message}\n${err}`));
+        },
+      );
+    });
+    results = JSON.parse(readFileSync(json, "utf8")) as BenchResults;
+  }, 180_000);
+
+  it("prints every table on stdout and one progress line per table on stderr (not a terminal)", () => {
+    expect(stdout).toBe(formatBench(results));
+    for (const title of [
+      "PMM: single-frame",
+      "MMU",
+      "Sparse machine",
+      "VMM: map",
+      "Boot:",
+      "Trace replay:",
+    ])
+      expect(stdout).toContain(title);
+    expect(stderr.trim().split("\n")).toHaveLength(8);
+    expect(stderr).not.toContain("\x1b[");
+  });
 
   it("measures every table and formats them", () => {
     expect(results.mmu.tlbHitRead32OpsPerSec).toBeGreaterThan(0);

@@ -227,7 +227,7 @@ export interface BootOutcome {
 export async function bootFromFlags(flags: BootFlags): Promise<BootOutcome> {
   let fileConfig: AllockitConfig | undefined;
   if (flags.configFile !== undefined)
-    fileConfig = parseConfig(readConfigFile(flags.configFile), flags.configFile);
+    fileConfig = parseConfig(await readConfigFile(flags.configFile), flags.configFile);
   const config = bootConfig(flags, fileConfig);
   const source =
     flags.configFile === undefined

@@ -50,3 +50,54 @@ export {
   type PluginSummary,
 } from "./system.js";
 export { Workload, runWorkload, type WorkloadCounters, type WorkloadOptions } from "./workload.js";
+export { conformanceCommand } from "./commands/conformance.js";
+export { newPluginCommand } from "./commands/new-plugin.js";
+export {
+  CONFORMANCE_KINDS,
+  NoConformanceSuite,
+  runPluginConformance,
+  type CheckStatus,
+  type ConformanceCheckResult,
+  type ConformanceFlags,
+  type ConformanceKind,
+  type ConformanceReport,
+} from "./conformance-run.js";
+export { formatConformanceReport } from "./conformance-report.js";
+export { escapeXml, formatJunit } from "./junit.js";
+export {
+  ProgressBar,
+  colourEnabled,
+  createStyle,
+  formatProgressBar,
+  type OutputStream,
+  type Style,
+} from "./progress.js";
+export {
+  SCAFFOLD_KINDS,
+  checkPackageName,
+  pluginClassName,
+  scaffoldPlugin,
+  type ScaffoldKind,
+  type ScaffoldOptions,
+  type ScaffoldResult,
+} from "./scaffold.js";
+export { memmapCommand } from "./commands/memmap.js";
+export { reportCommand } from "./commands/report.js";
+export { configSchemaText } from "./commands/schema.js";
+export { FIRST_PARTY_PLUGINS, loadFirstPartyPlugins } from "./first-party.js";
+export {
+  MEMMAP_FORMATS,
+  detectMemmapFormat,
+  formatMemmapReport,
+  memmapReport,
+  parseMemmap,
+  type MemmapFormat,
+  type MemmapReport,
+} from "./memmap.js";
+export {
+  SystemWorkload,
+  type SystemEventCounters,
+  type SystemUnderLoad,
+  type SystemWorkloadOptions,
+} from "./system-workload.js";
+export type { MachineSummary } from "./run.js";

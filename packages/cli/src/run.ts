@@ -1,4 +1,11 @@
-import { AllocatorError, formatSize, type HeapStats } from "@allockit/core";
+import {
+  AllocatorError,
+  ZONES,
+  formatSize,
+  type HeapStats,
+  type VmmStats,
+  type Zone,
+} from "@allockit/core";
 import { injectBug, type GuardViolationKind } from "@allockit/heap-guard";
 import { heapSystemConfig, heapSystemSource, type HeapSystemFlags } from "./heap-system.js";
 import {
@@ -8,7 +15,8 @@ import {
   type LoadedSystem,
   type PluginSummary,
 } from "./system.js";
-import { Workload, type WorkloadCounters } from "./workload.js";
+import { SystemWorkload, type SystemEventCounters } from "./system-workload.js";
+import type { WorkloadCounters } from "./workload.js";
 
 export interface RunOptions {
   /** A JSON config file; core's DEFAULT_CONFIG when absent (and no `heap` is given). */
@@ -61,6 +69,10 @@ export interface RunReport {
   check: "passed";
   /** The heap's own counters after the release. */
   heap: HeapStats;
+  /** What the workload did beside the heap: page-sized and DMA buffers, processes. */
+  events: SystemEventCounters;
+  /** With a PMM and a VMM: boot stages, PMM zones, VMM and TLB figures after the workload. */
+  machine?: MachineSummary;
   /**
    * With `dump`: the heap's dump() taken after the workload, before the release (null when
    * the heap has no dump()).
@@ -68,6 +80,20 @@ export interface RunReport {
   dump?: string | null;
   /** With `inject`: the bug committed and the guard heap's report of it. */
   injected?: InjectedBug;
+}
+
+/** What a booted system looked like after the workload (before the release). */
+export interface MachineSummary {
+  /** Each boot stage: name, milliseconds, frames it took. */
+  boot: { name: string; ms: number; frames: number }[];
+  /** PMM frames per zone: total and free. */
+  zones: Record<Zone, { totalFrames: number; freeFrames: number }>;
+  /** The VMM's counters (faults by cause, INVLPGs, shootdowns, page tables, frames held). */
+  vmm: VmmStats;
+  /** Regions of the kernel address space. */
+  kernelRegions: number;
+  /** TLB lookups over every CPU, and the share that hit. */
+  tlb: { hits: number; misses: number; hitRate: number | null };
 }
 
 /** What `--inject KIND` did: the bug, the kind of violation that caught it, and its report. */
@@ -103,10 +129,12 @@ export async function runSystem(options: RunOptions): Promise<RunReport> {
     ...(options.maxLiveBlocks === undefined ? {} : { maxLiveBlocks: options.maxLiveBlocks }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   };
-  const workload = new Workload(system.heap, workloadOptions);
+  const workload = new SystemWorkload(system, workloadOptions);
   const started = performance.now();
   const counters = workload.run();
   const seconds = (performance.now() - started) / 1000;
+  // Read before the release: the state the workload left behind.
+  const machine = describeMachine(system);
   const dump = options.dump === true ? (system.heap.dump?.() ?? null) : undefined;
   let injected: InjectedBug | undefined;
   if (options.inject !== undefined) {
@@ -141,8 +169,44 @@ export async function runSystem(options: RunOptions): Promise<RunReport> {
     releasedAtEnd,
     check: "passed",
     heap: system.heap.stats(),
+    events: workload.events,
+    ...(machine === undefined ? {} : { machine }),
     ...(dump === undefined ? {} : { dump }),
     ...(injected === undefined ? {} : { injected }),
+  };
+}
+
+/** The machine-side figures of a booted system; undefined for flat memory. */
+function describeMachine(system: LoadedSystem): MachineSummary | undefined {
+  const { pmm, vmm, report } = system;
+  if (pmm === undefined || vmm === undefined || report === undefined) return undefined;
+  const pmmStats = pmm.stats();
+  const zones = {} as MachineSummary["zones"];
+  for (const zone of ZONES) {
+    zones[zone] = {
+      totalFrames: pmmStats.zones[zone].totalFrames,
+      freeFrames: pmmStats.zones[zone].freeFrames,
+    };
+  }
+  let hits = 0;
+  let misses = 0;
+  const cpus = (system.machine as { cpus?: { counters(): { hits: number; misses: number } }[] })
+    ?.cpus;
+  for (const cpu of cpus ?? []) {
+    const counters = cpu.counters();
+    hits += counters.hits;
+    misses += counters.misses;
+  }
+  return {
+    boot: report.stages.map((stage) => ({
+      name: stage.name,
+      ms: round(stage.ms, 3),
+      frames: stage.frames,
+    })),
+    zones,
+    vmm: vmm.stats(),
+    kernelRegions: vmm.kernelSpace.regions().length,
+    tlb: { hits, misses, hitRate: hits + misses > 0 ? round(hits / (hits + misses), 4) : null },
   };
 }
 
@@ -175,6 +239,38 @@ function formatOptions(options: unknown): string {
     .join(" ");
 }
 
+function formatEvents(events: SystemEventCounters): string {
+  const dma = events.dmaSupported
+    ? `${count(events.dmaBuffers)} DMA buffers below 16 MiB (${count(events.dmaFailures)} failed)`
+    : "no DMA buffers (the page source has no physical constraints)";
+  const processes =
+    events.spacesCreated > 0
+      ? `${count(events.spacesCreated)} processes (${count(events.userPagesTouched)} user pages written)`
+      : "no processes (no VMM)";
+  return `${count(events.pageBuffers)} page-sized buffers, ${dma}, ${processes}`;
+}
+
+function formatMachine(machine: MachineSummary): string[] {
+  const vmm = machine.vmm;
+  const zones = ZONES.filter((zone) => machine.zones[zone].totalFrames > 0).map(
+    (zone) =>
+      `${zone} ${count(machine.zones[zone].freeFrames)} of ${count(machine.zones[zone].totalFrames)} free`,
+  );
+  const bootMs = machine.boot.reduce((sum, stage) => sum + stage.ms, 0);
+  const bootFrames = machine.boot.reduce((sum, stage) => sum + stage.frames, 0);
+  return [
+    `boot           ${machine.boot.length} stages in ${bootMs.toFixed(1)} ms, ${count(bootFrames)} frames: ` +
+      machine.boot.map((stage) => stage.name).join(", "),
+    `pmm frames     ${zones.join(", ")} (after the workload)`,
+    `vmm            ${count(vmm.spaces)} space(s), ${count(machine.kernelRegions)} kernel regions; faults: ` +
+      `${count(vmm.demandZeroFaults)} demand-zero, ${count(vmm.copyOnWriteFaults)} copy-on-write, ` +
+      `${count(vmm.heapGrowthFaults)} heap, ${count(vmm.badFaults)} bad; ${count(vmm.invlpgs)} INVLPGs ` +
+      `(${count(vmm.shootdowns)} shootdowns), ${count(vmm.pageTablePages)} page-table pages`,
+    `tlb            ${machine.tlb.hitRate === null ? "no lookups" : `${(machine.tlb.hitRate * 100).toFixed(2)} % hits`} ` +
+      `(${count(machine.tlb.hits)} hits, ${count(machine.tlb.misses)} misses)`,
+  ];
+}
+
 /** The human-readable report. */
 export function formatRunReport(report: RunReport): string {
   const ops = report.operations;
@@ -192,6 +288,8 @@ export function formatRunReport(report: RunReport): string {
     `fragmentation  ${report.fragmentation === null ? "n/a (nothing was live)" : report.fragmentation.toFixed(2)} (footprint / peak live)`,
     `time           ${report.seconds.toFixed(2)} s, ${count(report.opsPerSecond)} ops/s`,
     `heap check     ${report.check} after freeing the ${count(report.releasedAtEnd)} blocks left live`,
+    `beside it      ${formatEvents(report.events)}`,
+    ...(report.machine === undefined ? [] : formatMachine(report.machine)),
   ];
   if (report.dump !== undefined) {
     lines.push(

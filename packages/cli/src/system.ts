@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   AllocatorError,
   CONFIG_SECTIONS,
@@ -29,8 +30,36 @@ export interface PluginSummary {
   options: unknown;
 }
 
-/** Reads and parses a JSON config file; an unreadable file or bad JSON is an ECONFIG error. */
-export function readConfigFile(file: string): unknown {
+/** File names of config modules: JavaScript whose default export is the config object. */
+const CONFIG_MODULE = /\.(mjs|cjs|js)$/;
+
+/**
+ * Reads a config file: JSON, or a JavaScript module (.js, .mjs, .cjs) whose default export is
+ * the config object, for those who want comments and code in their configs. An unreadable file,
+ * bad JSON or a module that fails to load is an ECONFIG error naming the file.
+ */
+export async function readConfigFile(file: string): Promise<unknown> {
+  if (CONFIG_MODULE.test(file)) {
+    let module: { default?: unknown };
+    try {
+      module = (await import(pathToFileURL(resolve(file)).href)) as { default?: unknown };
+    } catch (error) {
+      throw new AllocatorError(
+        "ECONFIG",
+        `cannot load config module ${file}: ${(error as Error).message}`,
+        file,
+        { cause: error },
+      );
+    }
+    if (module.default === undefined) {
+      throw new AllocatorError(
+        "ECONFIG",
+        `config module ${file} has no default export (export default { machine, pmm, vmm, heap })`,
+        file,
+      );
+    }
+    return module.default;
+  }
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -80,7 +109,7 @@ export async function composeConfig(
  */
 export async function composeSystem(configFile?: string): Promise<LoadedSystem> {
   if (configFile === undefined) return composeConfig(DEFAULT_CONFIG, DEFAULT_CONFIG_SOURCE);
-  return composeConfig(readConfigFile(configFile), configFile, configFile);
+  return composeConfig(await readConfigFile(configFile), configFile, configFile);
 }
 
 /** The plugins of a composed system, lower layers first. */

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DEFAULT_CONFIG } from "@allockit/core";
+import { DEFAULT_CONFIG, FLAT_CONFIG } from "@allockit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../src/run.js";
 import { DEFAULT_CONFIG_SOURCE } from "../src/system.js";
@@ -116,6 +116,8 @@ describe("allockit run", () => {
     expect(report.config).toBe(DEFAULT_CONFIG_SOURCE);
     expect(report.plugins.map((plugin) => plugin.specifier)).toEqual([
       DEFAULT_CONFIG.machine!.plugin,
+      DEFAULT_CONFIG.pmm!.plugin,
+      DEFAULT_CONFIG.vmm!.plugin,
       DEFAULT_CONFIG.heap.plugin,
     ]);
 
@@ -133,12 +135,41 @@ describe("allockit run", () => {
     expect(report.seconds).toBeGreaterThan(0);
     expect(report.opsPerSecond).toBeGreaterThan(0);
 
-    // Everything was freed before the check, and the heap agrees with the workload.
+    // Everything was freed before the check, and the heap agrees with the workload (its
+    // operations, and the page-sized buffers allocated beside them).
+    const events = report.events;
     expect(report.check).toBe("passed");
     expect(report.heap.liveBlocks).toBe(0);
-    expect(report.heap.allocs).toBe(ops.allocs + ops.movedReallocs);
-    expect(report.heap.frees).toBe(ops.frees + ops.movedReallocs + report.releasedAtEnd);
-    expect(report.heap.failedAllocs).toBe(ops.failures);
+    expect(report.heap.allocs).toBe(ops.allocs + ops.movedReallocs + events.pageBuffers);
+    expect(report.heap.frees).toBe(
+      ops.frees + ops.movedReallocs + report.releasedAtEnd + events.pageBuffers,
+    );
+    expect(report.heap.failedAllocs).toBe(ops.failures + events.pageBufferFailures);
+
+    // The kernel-like events beside the heap: page buffers, DMA below 16 MiB, processes.
+    expect(events.pageBuffers).toBeGreaterThan(0);
+    expect(events.dmaSupported).toBe(true);
+    expect(events.dmaBuffers).toBeGreaterThan(0);
+    expect(events.spacesCreated).toBeGreaterThan(0);
+    expect(events.spacesDestroyed).toBe(events.spacesCreated);
+
+    // The machine: boot stages, PMM zones, VMM faults (the processes' pages), TLB.
+    const machine = report.machine!;
+    expect(machine.boot.map((stage) => stage.name)).toContain("pmm");
+    expect(machine.zones.DMA.totalFrames).toBeGreaterThan(0);
+    expect(machine.zones.DMA.freeFrames).toBeLessThanOrEqual(machine.zones.DMA.totalFrames);
+    expect(machine.vmm.demandZeroFaults).toBeGreaterThanOrEqual(events.userPagesTouched);
+    expect(machine.tlb.hitRate).toBeGreaterThan(0.5);
+    expect(machine.tlb.hitRate).toBeLessThanOrEqual(1);
+  });
+
+  it("runs a flat system too: no machine summary, no DMA, no processes", async () => {
+    const file = writeConfig("flat-default.json", FLAT_CONFIG);
+    const report = await runJson(["--config", file, "--ops", "5000"]);
+    expect(report.machine).toBeUndefined();
+    expect(report.events.pageBuffers).toBeGreaterThan(0);
+    expect(report.events.dmaSupported).toBe(true);
+    expect(report.events.spacesCreated).toBe(0);
   });
 
   it("is deterministic for a seed", async () => {
@@ -163,10 +194,19 @@ describe("allockit run", () => {
       "fragmentation",
       "ops/s",
       "heap check",
+      "page-sized buffers",
+      "DMA buffers below 16 MiB",
+      "processes",
     ]) {
       expect(outcome.stdout).toContain(word);
     }
-    for (const section of ["machine", "heap"] as const)
+    expect(outcome.stdout).toMatch(/^boot +\d+ stages in [\d.]+ ms/m);
+    expect(outcome.stdout).toMatch(/^pmm frames +DMA [\d,]+ of [\d,]+ free, DMA32/m);
+    expect(outcome.stdout).toMatch(
+      /^vmm +\d+ space\(s\), \d+ kernel regions; faults: [\d,]+ demand-zero/m,
+    );
+    expect(outcome.stdout).toMatch(/^tlb +[\d.]+ % hits/m);
+    for (const section of ["machine", "pmm", "vmm", "heap"] as const)
       expect(outcome.stdout).toContain(DEFAULT_CONFIG[section]!.plugin);
   });
 

@@ -1,7 +1,7 @@
 import { GUARD_VIOLATION_KINDS } from "@allockit/heap-guard";
 import { describe, expect, it } from "vitest";
 import type { RunReport } from "../src/run.js";
-import { allockit } from "./run-cli.js";
+import { allockitProcess as allockit } from "./cli-process.js";
 
 describe("allockit run --heap heap-guard --inject KIND", () => {
   for (const kind of GUARD_VIOLATION_KINDS) {

@@ -1,6 +1,6 @@
 import { readTraceFile } from "@allockit/core";
 import { describe, expect, it } from "vitest";
-import { allockit, repoRoot } from "./run-cli.js";
+import { allockitProcess as allockit, repoRoot } from "./cli-process.js";
 
 const SAMPLE = "fixtures/traces/python-ast.trc.gz";
 

@@ -25,6 +25,7 @@ import {
   ReservesAllocatedPmm,
   SilentDoubleFreePmm,
   SlowPmm,
+  StaleFrameQueryPmm,
   SilentlyIgnoresUndeclaredPmm,
   TouchesEveryFramePmm,
   WritesPastRunPmm,
@@ -58,6 +59,14 @@ describe("the PMM suite fails on broken PMMs", () => {
     expect(found.check).toBe("below");
     expect(found.message).toMatch(
       /\[below\] allocFrames\(\d+, \{.*below: 0x[0-9a-f]+.*\}\) returned \[0x[0-9a-f]+, 0x[0-9a-f]+\), which ends above below = 0x[0-9a-f]+/,
+    );
+  });
+
+  it("catches a PMM whose isFrameFree disagrees with what it handed out", () => {
+    const found = modelViolation(() => new StaleFrameQueryPmm());
+    expect(found.check).toBe("frame-query");
+    expect(found.message).toMatch(
+      /isFrameFree\(0x[0-9a-f]+\) is true for .*; the model says false/,
     );
   });
 

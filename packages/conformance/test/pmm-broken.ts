@@ -94,6 +94,10 @@ export class HandsOutKernelPmm extends ReferencePmm {
  */
 export class HandsOutFrameZeroPmm extends ReferencePmm {
   override readonly name = "hands-out-frame-0";
+  // Hides frame 0 here too, as its stats do, so what shows is the 0 it hands out.
+  override isFrameFree(addr: number): boolean {
+    return addr >= PAGE_SIZE && super.isFrameFree(addr);
+  }
   protected override managedRanges(map: MemoryMap, boot: BootAllocator): PhysRange[] {
     const ranges = managedRanges(map, boot).map((r) => ({ ...r }));
     if (ranges[0]?.base === PAGE_SIZE) {
@@ -230,5 +234,16 @@ export class SlowPmm extends ReferencePmm {
       // waiting on purpose
     }
     return super.allocFrames(count, constraints);
+  }
+}
+
+/** isFrameFree answers from a copy of the free list taken at init, so it never changes. */
+export class StaleFrameQueryPmm extends ReferencePmm {
+  override readonly name = "stale-frame-query";
+  private snapshot: { start: number; end: number }[] | undefined;
+  override isFrameFree(addr: number): boolean {
+    this.snapshot ??= this.free.map((span) => ({ ...span }));
+    const frame = Math.floor(addr / PAGE_SIZE) * PAGE_SIZE;
+    return this.snapshot.some((span) => span.start <= frame && frame < span.end);
   }
 }

@@ -133,6 +133,14 @@ export class ReferencePmm implements PhysicalMemoryManager {
     return 0;
   }
 
+  /** True when the frame holding `addr` lies in a free span. */
+  isFrameFree(addr: number): boolean {
+    if (!Number.isFinite(addr) || addr < 0) return false;
+    const frame = Math.floor(addr / PAGE_SIZE) * PAGE_SIZE;
+    const span = this.free[this.firstSpanEndingAfter(frame)];
+    return span !== undefined && span.start <= frame;
+  }
+
   private firstSpanEndingAfter(addr: number): number {
     let lo = 0;
     let hi = this.free.length;

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   API_VERSION,
   DEFAULT_CONFIG,
+  FLAT_CONFIG,
   ListHeap,
   compose,
   configJsonSchema,
@@ -35,8 +36,19 @@ async function rejection(promise: Promise<unknown>): Promise<AllocatorError> {
 const flat = { plugin: "@allockit/core/flat", options: { sizeMiB: 16 } };
 
 describe("compose", () => {
-  it("composes the default config into a working ListHeap over flat memory", async () => {
+  it("composes the default config: the slab heap on a booted PAE machine with the buddy PMM", async () => {
     const system = await compose(DEFAULT_CONFIG, { resolveFrom: [repoRoot] });
+    expect(system.heap.name).toBe("heap-slab");
+    expect(system.pmm?.name).toBe("pmm-buddy");
+    expect(system.vmm?.mode).toBe("pae");
+    expect(system.report?.stages.length).toBeGreaterThan(3);
+    const ptr = system.heap.heap_alloc(100);
+    system.memory.write32(ptr, 0x12345678);
+    expect(system.heap.memory.read32(ptr)).toBe(0x12345678);
+  });
+
+  it("composes the flat config into a working ListHeap over flat memory", async () => {
+    const system = await compose(FLAT_CONFIG, { resolveFrom: [repoRoot] });
     expect(system.heap).toBeInstanceOf(ListHeap);
     expect(system.plugins.machine?.manifest.name).toBe("@allockit/core/flat");
     const p = system.heap.heap_alloc(100);

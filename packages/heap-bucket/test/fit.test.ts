@@ -111,7 +111,9 @@ describe("the bucket's largest free pebble", () => {
             else if (op === 1 && live.length > 0) {
               const i = size % live.length;
               const moved = heap.krealloc(live[i]!, size);
-              if (moved !== 0) live[i] = moved;
+              // krealloc(p, 0) frees p; otherwise 0 means it failed and p is still live.
+              if (size === 0) live.splice(i, 1);
+              else if (moved !== 0) live[i] = moved;
             } else live.push(heap.kmalloc(size, op === 3 ? 512 : 0));
             heap.check();
             const lines = heap.dump().split("\n");

@@ -420,6 +420,18 @@ export class BitmapPmm implements PhysicalMemoryManager {
     };
   }
 
+  /** True when the frame holding `addr` lies in a region and its level 0 bit is clear. */
+  isFrameFree(addr: number): boolean {
+    const bitmaps = this.bitmaps;
+    if (bitmaps === undefined || !Number.isSafeInteger(addr) || addr < 0) return false;
+    const frame = Math.floor(addr / PAGE_SIZE);
+    const region = bitmaps.regionOfFrame(frame);
+    if (region < 0) return false;
+    const index = frame - bitmaps.baseFrame[region]!;
+    // Unmanaged frames have their level 0 bit set too, so a clear bit means free.
+    return (bitmaps.readWord(region, 0, index >>> 5) & (1 << (index & 31))) === 0;
+  }
+
   check(): void {
     if (this.bitmaps === undefined || this.memory === undefined) return;
     checkBitmaps(this.bitmaps, this.memory, this.zoneTotal, this.zoneFree);

@@ -232,6 +232,21 @@ export class BuddyPmm implements PhysicalMemoryManager {
     return counts;
   }
 
+  /** True when the frame holding `addr` is in a region, neither allocated nor unmanaged. */
+  isFrameFree(addr: number): boolean {
+    const state = this.state;
+    if (state === undefined || !Number.isSafeInteger(addr) || addr < 0) return false;
+    const { memory, regions } = state;
+    const frame = Math.floor(addr / PAGE_SIZE);
+    const r = regions.find(frame);
+    if (r < 0) return false;
+    const index = frame - regions.baseFrame[r]!;
+    return (
+      !testBit(memory, regions.allocatedBitmap[r]!, index) &&
+      !testBit(memory, regions.unmanagedBitmap[r]!, index)
+    );
+  }
+
   /** Walks every list and bitmap; ECORRUPT naming the first inconsistency. */
   check(): void {
     const state = this.state;

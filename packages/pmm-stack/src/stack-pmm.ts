@@ -228,6 +228,15 @@ export class StackPmm implements PhysicalMemoryManager {
     };
   }
 
+  /** True when the frame holding `addr` is managed and its bitmap bit is clear. */
+  isFrameFree(addr: number): boolean {
+    const state = this.state;
+    if (state === undefined || !Number.isSafeInteger(addr) || addr < 0) return false;
+    const frame = Math.floor(addr / PAGE_SIZE);
+    const bit = state.regions.bitOf(frame, state.zones.zoneOfFrame(frame));
+    return bit >= 0 && !state.bitmap.isSet(bit);
+  }
+
   /** Walks the region table, the bitmap and every stack; ECORRUPT on any inconsistency. */
   check(): void {
     if (this.state !== undefined) checkConsistency(this.state);

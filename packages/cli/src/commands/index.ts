@@ -1,5 +1,10 @@
 import type { CliCommand } from "../registry.js";
+import { benchCommand } from "./bench.js";
 import { bootCommand } from "./boot.js";
+import { conformanceCommand } from "./conformance.js";
+import { memmapCommand } from "./memmap.js";
+import { newPluginCommand } from "./new-plugin.js";
+import { reportCommand } from "./report.js";
 import { runCommand } from "./run.js";
 import { scenarioCommand } from "./scenario.js";
 import { schemaCommand } from "./schema.js";
@@ -14,4 +19,9 @@ export const BUILTIN_COMMANDS: readonly CliCommand[] = [
   walkCommand,
   schemaCommand,
   traceCommand,
+  memmapCommand,
+  reportCommand,
+  benchCommand,
+  conformanceCommand,
+  newPluginCommand,
 ];

@@ -12,9 +12,11 @@ import {
 } from "@allockit/x86-machine";
 import { integerOption } from "../options.js";
 import type { CliCommand } from "../registry.js";
+import { composeSystem } from "../system.js";
 import { readJsonFile } from "./scenario.js";
 
 interface WalkOptions {
+  config?: string;
   scenario?: string;
   dump?: string;
   base?: string;
@@ -43,6 +45,20 @@ function address(text: string | undefined, what: string): number {
   } catch {
     throw new AllocatorError("EINVAL", `${what} ${JSON.stringify(text)} is not an address`, text);
   }
+}
+
+/** The booted machine of a config (CPU 0 has the kernel space loaded, paging on). */
+async function bootedMachine(configFile: string): Promise<Machine> {
+  const system = await composeSystem(configFile);
+  const machine = system.machine as Partial<Machine> | undefined;
+  if (system.vmm === undefined || machine?.cpus === undefined) {
+    throw new AllocatorError(
+      "EINVAL",
+      `allockit walk --config ${configFile}: the config has no x86 machine with a VMM to walk`,
+      configFile,
+    );
+  }
+  return machine as Machine;
 }
 
 function machineFor(options: WalkOptions): Machine {
@@ -80,9 +96,14 @@ function machineFor(options: WalkOptions): Machine {
 
 export const walkCommand: CliCommand = {
   name: "walk",
-  description: "explain a page walk level by level, from a scenario file or a raw memory dump",
+  description:
+    "explain a page walk level by level, in a booted config, a scenario file or a raw memory dump",
   configure(command: Command) {
     command
+      .option(
+        "-c, --config <file>",
+        "boot a config (JSON or .mjs) and walk on its first CPU, the kernel space loaded",
+      )
       .option(
         "--scenario <file>",
         "set the machine up from a scenario file (its steps are not run)",
@@ -114,8 +135,10 @@ export const walkCommand: CliCommand = {
       .option("--nxe", "EFER.NXE=1")
       .option("--ac", "RFLAGS.AC=1")
       .option("--json", "print the walk as JSON")
-      .action((options: WalkOptions) => {
-        const cpu = machineFor(options).cpu;
+      .action(async (options: WalkOptions) => {
+        const machine =
+          options.config === undefined ? machineFor(options) : await bootedMachine(options.config);
+        const cpu = machine.cpu;
         const va = parseLinear(cpu, options.va);
         const request = { cpl: options.cpl, implicit: options.implicit === true };
         const trace = explainWalk(cpu, va, options.access, request);

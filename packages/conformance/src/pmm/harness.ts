@@ -1,4 +1,4 @@
-import { PAGE_SIZE, hex } from "@allockit/core";
+import { PAGE_SIZE, PHYS_ADDR_LIMIT, hex } from "@allockit/core";
 import type {
   FrameConstraints,
   PhysicalMemoryManager,
@@ -334,6 +334,58 @@ export class PmmHarness {
       this.verifyFrame(run, run.start, "");
       if (run.frames > 1) this.verifyFrame(run, run.start + (run.frames - 1) * PAGE_SIZE, "");
     }
+    if (forceCheck || this.checkEveryStep) this.verifyFrameQuery();
+  }
+
+  /**
+   * When the PMM answers `isFrameFree`, it must agree with the model: true at the edges and the
+   * middle of every free span, false at the edges of every live run and reserved range, for
+   * frame 0 and past the end of RAM, and any address inside a frame answers for the frame.
+   */
+  verifyFrameQuery(): void {
+    const query = this.pmm.isFrameFree;
+    if (query === undefined) return;
+    const expect = (addr: number, free: boolean, what: string): void => {
+      let answer: boolean;
+      try {
+        answer = query.call(this.pmm, addr);
+      } catch (error) {
+        return this.fail(
+          "frame-query",
+          `isFrameFree(${hex(addr)}) threw ${describeThrown(error)}`,
+          error,
+        );
+      }
+      if (answer !== free) {
+        this.fail(
+          "frame-query",
+          `isFrameFree(${hex(addr)}) is ${String(answer)} for ${what}; the model says ${String(free)}`,
+        );
+      }
+    };
+    for (const span of this.freeSpans()) {
+      const last = span.end - PAGE_SIZE;
+      const middle = span.start + Math.floor((span.end - span.start) / PAGE_SIZE / 2) * PAGE_SIZE;
+      expect(span.start, true, `the first frame of free span ${hex(span.start)}..${hex(span.end)}`);
+      expect(
+        last + 123,
+        true,
+        `an address in the last frame of free span ${hex(span.start)}..${hex(span.end)}`,
+      );
+      expect(middle, true, `a middle frame of free span ${hex(span.start)}..${hex(span.end)}`);
+    }
+    for (const run of this.live) {
+      expect(run.start, false, `the first frame of live ${this.describeRun(run)}`);
+      expect(
+        run.start + (run.frames - 1) * PAGE_SIZE + 7,
+        false,
+        `the last frame of live ${this.describeRun(run)}`,
+      );
+    }
+    for (const span of this.reserved)
+      expect(span.start, false, `reserved ${hex(span.start)}..${hex(span.end)}`);
+    expect(0, false, "frame 0");
+    expect(PHYS_ADDR_LIMIT - PAGE_SIZE, false, "a frame far past the end of RAM");
   }
 
   runCheck(when: string): void {

@@ -79,4 +79,10 @@ export interface PhysicalMemoryManager {
   reserve(range: PhysRange): void;
   stats(): PmmStats;
   check(): void;
+  /**
+   * Optional query for observers (reports, debuggers): true when the frame holding `addr` is
+   * managed and free now, false when it is allocated, or not managed at all (reserved, a hole,
+   * PMM metadata, outside RAM). Reads the PMM's own metadata and changes nothing.
+   */
+  isFrameFree?(addr: number): boolean;
 }
