@@ -258,13 +258,14 @@ describe("allockit run", () => {
     expectUserError(await allockit(["run", "--config", file]), "EPLUGIN", plugin);
   });
 
-  it("names the plugin, field path and value of a wrong option type", async () => {
+  it("names the file, plugin, field path and value of a wrong option type", async () => {
     const file = writeConfig("wrong-type.json", {
       machine: smallSystem.machine,
       heap: { plugin: smallSystem.heap.plugin, options: { arenaBytes: "lots" } },
     });
     expectUserError(
       await allockit(["run", "--config", file]),
+      file,
       smallSystem.heap.plugin,
       "heap.options.arenaBytes",
       '"lots"',

@@ -219,7 +219,7 @@ describe("a third-party plugin from tarballs, outside the workspace", () => {
     const refused = await allockit(["run", "--config", "bad-options.json"]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
-      /^allockit: EPLUGIN: plugin "my-heap": heap\.options\.defaultAlign = 24 .*must be a power of two/,
+      /^allockit: EPLUGIN: bad-options\.json: plugin "my-heap": heap\.options\.defaultAlign = 24 .*must be a power of two/,
     );
   });
 

@@ -70,7 +70,12 @@ export async function compose(
         entry.plugin,
       );
     }
-    const pluginOptions = parsePluginOptions(plugin, entry.options, `${section}.options`);
+    const pluginOptions = parsePluginOptions(
+      plugin,
+      entry.options,
+      `${section}.options`,
+      options.source,
+    );
     const inner = plugin.manifest.wraps?.(pluginOptions);
     if (inner !== undefined) {
       wrapped[section] = await registerWrapped(container, section, inner, options);
@@ -159,7 +164,12 @@ async function registerWrapped(
       inner.plugin,
     );
   }
-  const innerOptions = parsePluginOptions(plugin, inner.options, `${section}.wrapped.options`);
+  const innerOptions = parsePluginOptions(
+    plugin,
+    inner.options,
+    `${section}.wrapped.options`,
+    options.source,
+  );
   if (plugin.manifest.wraps?.(innerOptions) !== undefined) {
     throw new AllocatorError(
       "ECONFIG",

@@ -138,12 +138,14 @@ export function describeIssues(
 
 /**
  * Validates options against the plugin's schema and returns them with defaults filled in.
- * A failure is an EPLUGIN error naming the plugin, the field path and the bad value.
+ * A failure is an EPLUGIN error naming the config's source (a file name, when given), the
+ * plugin, the field path and the bad value.
  */
 export function parsePluginOptions(
   plugin: LoadedPlugin,
   options: unknown,
   pathPrefix = "options",
+  source?: string,
 ): unknown {
   const input = options ?? {};
   const result = (
@@ -158,7 +160,7 @@ export function parsePluginOptions(
   if (result.success) return result.data;
   throw new AllocatorError(
     "EPLUGIN",
-    `plugin ${JSON.stringify(plugin.manifest.name)}: ${describeIssues(pathPrefix, input, result.error?.issues ?? [])}`,
+    `${source === undefined ? "" : `${source}: `}plugin ${JSON.stringify(plugin.manifest.name)}: ${describeIssues(pathPrefix, input, result.error?.issues ?? [])}`,
     input,
   );
 }
