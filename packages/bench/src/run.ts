@@ -270,6 +270,11 @@ function formatTrace(rows: readonly TraceRow[]): string[] {
       ]),
     ),
     "fragmentation = peak footprint (pages from the PageSource) / peak live bytes (sizes asked for)",
+    "heap-guard-sampling: 1 allocation in 64 through guard pages, the rest to heap-slab",
+    "bump-arena: a JavaScript bump pointer that never frees, on the same replay harness (the speed limit)",
+    rows.some((r) => r.heap === "native-malloc")
+      ? "native-malloc: the C library's malloc replaying the same trace in a C program (footprint: mallinfo2 arena + hblkhd)"
+      : "native-malloc: not measured (no C compiler on this machine)",
   ];
 }
 

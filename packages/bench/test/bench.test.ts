@@ -1,12 +1,29 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MAP_PATTERNS, VMM_SIZES, formatBench, type BenchResults } from "@allockit/bench";
+import { readTraceFile } from "@allockit/core";
+import {
+  MAP_PATTERNS,
+  SAMPLE_TRACE,
+  VMM_SIZES,
+  formatBench,
+  type BenchResults,
+} from "@allockit/bench";
 
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
+
+/** Whether this machine has the C compiler the native-malloc reference is built with. */
+const hasCompiler = ((): boolean => {
+  try {
+    execFileSync("cc", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 // Runs `allockit bench --quick` as a user would (the built CLI, `npx tsc -b` first): every
 // table at tiny sizes. No timing is asserted anywhere.
@@ -110,13 +127,15 @@ describe("allockit bench --quick", () => {
     expect(formatBench(results)).toMatch(/^qemu-q35-64g +long +pmm-buddy +[\d.]+ ms/m);
   });
 
-  it("replays the sample trace on every heap, flat and on the machine", () => {
+  it("replays the sample trace on every heap, flat and on the machine, and on the references", () => {
     const { trace } = results;
-    expect(trace.map((r) => `${r.heap} ${r.memory}`)).toEqual(
-      ["flat", "machine"].flatMap((memory) =>
-        ["list-heap", "heap-slab", "heap-bucket"].map((heap) => `${heap} ${memory}`),
-      ),
-    );
+    const heaps = ["list-heap", "heap-slab", "heap-bucket", "heap-guard-sampling"];
+    expect(trace.map((r) => `${r.heap} ${r.memory}`)).toEqual([
+      ...["flat", "machine"].flatMap((memory) => heaps.map((heap) => `${heap} ${memory}`)),
+      "bump-arena flat",
+      // The C library's malloc needs a C compiler at bench time; without one it is left out.
+      ...(hasCompiler ? ["native-malloc native"] : []),
+    ]);
     // The same 20,000 operations everywhere: the same live peak, whatever the heap.
     const peak = trace[0]!.peakLiveBytes;
     for (const row of trace) {
@@ -128,6 +147,16 @@ describe("allockit bench --quick", () => {
       expect(row.fragmentation).toBeCloseTo(row.peakFootprintBytes / peak, 3);
       expect(row.opsPerSec).toBeGreaterThan(0);
     }
+    // The bump arena never frees: its footprint holds every byte the operations asked for.
+    const arena = trace.find((r) => r.heap === "bump-arena")!;
+    const replayed = readTraceFile(SAMPLE_TRACE, 20_000);
+    let asked = 0;
+    for (let i = 0; i < replayed.length; i++)
+      if (replayed.ops[i] !== 2) asked += replayed.sizes[i]!;
+    expect(arena.peakFootprintBytes).toBeGreaterThanOrEqual(asked);
     expect(formatBench(results)).toMatch(/^heap-bucket +machine +[\d.]+ [kM]? +[\d.]+ s/m);
+    expect(formatBench(results)).toMatch(
+      hasCompiler ? /^native-malloc +native +/m : /native-malloc: not measured \(no C compiler/,
+    );
   });
 });

@@ -8,18 +8,38 @@ import {
   type TraceReplayReport,
 } from "@allockit/core";
 import { median } from "../measure.js";
+import { BumpArena } from "../references/bump-arena.js";
+import { measureNativeReplay } from "../references/native-malloc.js";
 
 /** The sample trace shipped with the repository (see fixtures/traces/README.md). */
 export const SAMPLE_TRACE = fileURLToPath(
   new URL("../../../../fixtures/traces/python-ast.trc.gz", import.meta.url),
 );
 
-/** The heaps replayed, by the names `allockit trace replay --heap` takes. */
-export const TRACE_HEAPS: ReadonlyArray<readonly [string, string]> = [
-  ["list-heap", "@allockit/core/list-heap"],
-  ["heap-slab", "@allockit/heap-slab"],
-  ["heap-bucket", "@allockit/heap-bucket"],
+/** A heap plugin the trace table replays: the row's name, the plugin and its options. */
+export interface TraceHeap {
+  name: string;
+  plugin: string;
+  options: Record<string, unknown>;
+}
+
+/** The heaps replayed, flat and on the machine. */
+export const TRACE_HEAPS: readonly TraceHeap[] = [
+  { name: "list-heap", plugin: "@allockit/core/list-heap", options: {} },
+  { name: "heap-slab", plugin: "@allockit/heap-slab", options: {} },
+  { name: "heap-bucket", plugin: "@allockit/heap-bucket", options: {} },
+  {
+    name: "heap-guard-sampling",
+    plugin: "@allockit/heap-guard",
+    options: { sample: { every: 64, heap: { plugin: "@allockit/heap-slab" } } },
+  },
 ];
+
+/** The outside references, replayed once each beside the heaps. */
+export const TRACE_REFERENCES = ["bump-arena", "native-malloc"] as const;
+
+/** Flat memory of the bump arena: the whole trace's requests without a single free. */
+const BUMP_ARENA_BYTES = 256 * 1024 * 1024;
 export const TRACE_MEMORIES = ["flat", "machine"] as const;
 export type TraceMemory = (typeof TRACE_MEMORIES)[number];
 
@@ -30,8 +50,8 @@ export interface TraceRow extends TraceReplayReport {
 }
 
 /** The same systems as `allockit trace replay --memory flat|machine`. */
-function configFor(plugin: string, memory: TraceMemory): AllockitConfig {
-  const heap = { plugin, options: {} };
+function configFor(entry: TraceHeap, memory: TraceMemory): AllockitConfig {
+  const heap = { plugin: entry.plugin, options: entry.options };
   if (memory === "flat")
     return { machine: { plugin: "@allockit/core/flat", options: { sizeMiB: 512 } }, heap };
   return {
@@ -53,12 +73,16 @@ export async function measureTraceReplay(
   ops: number,
   runs: number,
 ): Promise<TraceRow> {
-  const plugin = TRACE_HEAPS.find(([name]) => name === heap)?.[1];
-  if (plugin === undefined) throw new Error(`bench: unknown heap ${heap}`);
+  const entry = TRACE_HEAPS.find((candidate) => candidate.name === heap);
+  if (entry === undefined && heap !== "bump-arena") throw new Error(`bench: unknown heap ${heap}`);
   const trace = readTraceFile(SAMPLE_TRACE, ops);
   const reports: TraceReplayReport[] = [];
   for (let run = 0; run < runs; run++) {
-    const system = await compose(configFor(plugin, memory), {
+    if (entry === undefined) {
+      reports.push(replayTrace(trace, new BumpArena(BUMP_ARENA_BYTES), { heap, memory }));
+      continue;
+    }
+    const system = await compose(configFor(entry, memory), {
       resolveFrom: [fileURLToPath(new URL("../..", import.meta.url))],
     });
     reports.push(replayTrace(trace, system.heap, { heap, memory }));
@@ -76,22 +100,25 @@ export async function measureTraceReplay(
   };
 }
 
-/** Every heap on both memories, each in a fresh process. */
+/**
+ * Every heap on both memories, then the bump arena (flat) and the C library's malloc, each in
+ * a fresh process. The native row is left out, with a note, when the machine has no C compiler.
+ */
 export function measureTraceReplays(ops: number, runs: number): TraceRow[] {
   const script = fileURLToPath(new URL("../trace-child.js", import.meta.url));
+  const child = (heap: string, memory: TraceMemory): TraceRow =>
+    JSON.parse(
+      execFileSync(process.execPath, [script, heap, memory, String(ops), String(runs)], {
+        encoding: "utf8",
+        maxBuffer: 1 << 20,
+      }),
+    ) as TraceRow;
   const rows: TraceRow[] = [];
   for (const memory of TRACE_MEMORIES) {
-    for (const [heap] of TRACE_HEAPS) {
-      const out = execFileSync(
-        process.execPath,
-        [script, heap, memory, String(ops), String(runs)],
-        {
-          encoding: "utf8",
-          maxBuffer: 1 << 20,
-        },
-      );
-      rows.push(JSON.parse(out) as TraceRow);
-    }
+    for (const entry of TRACE_HEAPS) rows.push(child(entry.name, memory));
   }
+  rows.push(child("bump-arena", "flat"));
+  const native = measureNativeReplay(SAMPLE_TRACE, ops, runs);
+  if (native !== undefined) rows.push(native);
   return rows;
 }
