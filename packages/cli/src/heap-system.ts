@@ -1,5 +1,6 @@
 import { AllocatorError, type AllockitConfig } from "@allockit/core";
 import { BOOT_MACHINE_PLUGIN, BOOT_VMM_PLUGIN, PMM_SHORT_NAMES } from "./boot.js";
+import { composeConfig, composeSystem, type LoadedSystem } from "./system.js";
 
 /** Where a heap chosen with --heap runs: flat memory, or the machine (PMM, VMM, paging). */
 export const MEMORY_KINDS = ["flat", "machine"] as const;
@@ -60,4 +61,24 @@ export function heapSystemConfig(flags: HeapSystemFlags): AllockitConfig {
 /** How a config from flags is named in reports. */
 export function heapSystemSource(flags: HeapSystemFlags): string {
   return `--heap ${flags.heap} --memory ${flags.memory}`;
+}
+
+/**
+ * The system of a command that takes either a config file or `--heap` / `--memory`: the heap
+ * flags when given (both at once is an EINVAL naming the file), else the config file, else
+ * core's DEFAULT_CONFIG.
+ */
+export async function composeFileOrHeap(
+  configFile: string | undefined,
+  heap: HeapSystemFlags | undefined,
+): Promise<LoadedSystem> {
+  if (heap === undefined) return composeSystem(configFile);
+  if (configFile !== undefined) {
+    throw new AllocatorError(
+      "EINVAL",
+      `give either a config file (${configFile}) or --heap / --memory, not both`,
+      configFile,
+    );
+  }
+  return composeConfig(heapSystemConfig(heap), heapSystemSource(heap));
 }

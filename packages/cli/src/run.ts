@@ -1,20 +1,7 @@
-import {
-  AllocatorError,
-  ZONES,
-  formatSize,
-  type HeapStats,
-  type VmmStats,
-  type Zone,
-} from "@allockit/core";
+import { ZONES, formatSize, type HeapStats, type VmmStats, type Zone } from "@allockit/core";
 import { injectBug, type GuardViolationKind } from "@allockit/heap-guard";
-import { heapSystemConfig, heapSystemSource, type HeapSystemFlags } from "./heap-system.js";
-import {
-  composeConfig,
-  composeSystem,
-  summarizePlugins,
-  type LoadedSystem,
-  type PluginSummary,
-} from "./system.js";
+import { composeFileOrHeap, type HeapSystemFlags } from "./heap-system.js";
+import { summarizePlugins, type LoadedSystem, type PluginSummary } from "./system.js";
 import { SystemWorkload, type SystemEventCounters } from "./system-workload.js";
 import type { WorkloadCounters } from "./workload.js";
 
@@ -105,24 +92,12 @@ export interface InjectedBug {
   report: string;
 }
 
-async function loadSystem(options: RunOptions): Promise<LoadedSystem> {
-  if (options.heap === undefined) return composeSystem(options.configFile);
-  if (options.configFile !== undefined) {
-    throw new AllocatorError(
-      "EINVAL",
-      `give either a config file (${options.configFile}) or --heap / --memory, not both`,
-      options.configFile,
-    );
-  }
-  return composeConfig(heapSystemConfig(options.heap), heapSystemSource(options.heap));
-}
-
 /**
  * Composes the system, runs the synthetic workload on its heap, frees what is left and checks
  * the heap. The timing covers the workload's operations only.
  */
 export async function runSystem(options: RunOptions): Promise<RunReport> {
-  const system = await loadSystem(options);
+  const system = await composeFileOrHeap(options.configFile, options.heap);
   const workloadOptions = {
     ops: options.ops,
     seed: options.seed,

@@ -1,42 +1,23 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DEFAULT_CONFIG, FLAT_CONFIG } from "@allockit/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunReport } from "../src/run.js";
 import { DEFAULT_CONFIG_SOURCE } from "../src/system.js";
+import { allockitProcess, builtBin, repoRoot, type ProcessOutcome } from "./cli-process.js";
 
 // These tests run the built CLI as a user would: `npx tsc -b` must have run first.
-const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
-const binRelative = "packages/cli/dist/bin.js";
-const binAbsolute = join(repoRoot, binRelative);
 const packageVersion = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
     version: string;
   }
 ).version;
 
-interface Outcome {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Outcome = ProcessOutcome;
 
 function allockit(args: readonly string[], cwd = repoRoot): Promise<Outcome> {
-  const bin = cwd === repoRoot ? binRelative : binAbsolute;
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd, encoding: "utf8" },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  return allockitProcess(args, { cwd });
 }
 
 async function runJson(args: readonly string[], cwd = repoRoot): Promise<RunReport> {
@@ -69,8 +50,8 @@ const smallSystem = {
 };
 
 beforeAll(() => {
-  if (!existsSync(binAbsolute))
-    throw new Error(`${binAbsolute} is missing: build with \`npx tsc -b\` first`);
+  if (!existsSync(builtBin))
+    throw new Error(`${builtBin} is missing: build with \`npx tsc -b\` first`);
   configDir = mkdtempSync(join(tmpdir(), "allockit-cli-test-"));
 });
 

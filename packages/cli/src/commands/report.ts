@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { AllocatorError, formatSize } from "@allockit/core";
+import { formatSize } from "@allockit/core";
 import {
   ReportRecorder,
   createReportData,
@@ -9,15 +9,10 @@ import {
   writeReport,
   type ReportData,
 } from "@allockit/report";
-import {
-  HEAP_SHORT_NAMES,
-  MEMORY_KINDS,
-  heapSystemConfig,
-  heapSystemSource,
-} from "../heap-system.js";
+import { HEAP_SHORT_NAMES, MEMORY_KINDS, composeFileOrHeap } from "../heap-system.js";
 import { integerOption } from "../options.js";
 import type { CliCommand } from "../registry.js";
-import { composeConfig, composeSystem, summarizePlugins, type LoadedSystem } from "../system.js";
+import { summarizePlugins } from "../system.js";
 import { ProgressBar } from "../progress.js";
 import { SystemWorkload } from "../system-workload.js";
 
@@ -52,32 +47,19 @@ export interface ReportRunResult {
   data: ReportData;
 }
 
-async function loadSystem(options: ReportRunOptions): Promise<LoadedSystem> {
-  const flagged = options.heap !== undefined || options.memory !== undefined;
-  if (options.configFile !== undefined) {
-    if (flagged) {
-      throw new AllocatorError(
-        "EINVAL",
-        `give either a config file (${options.configFile}) or --heap / --memory, not both`,
-        options.configFile,
-      );
-    }
-    return composeSystem(options.configFile);
-  }
-  const flags = {
-    heap: options.heap ?? DEFAULT_HEAP.heap,
-    memory: options.memory ?? DEFAULT_HEAP.memory,
-  };
-  return composeConfig(heapSystemConfig(flags), heapSystemSource(flags));
-}
-
 /**
  * Composes the system as `run` does, runs the synthetic workload sampling the recorder as it
  * goes, snapshots the frame map and address spaces while the workload's blocks are still live,
  * writes the report, then frees the blocks and checks the heap.
  */
 export async function runReport(options: ReportRunOptions): Promise<ReportRunResult> {
-  const system = await loadSystem(options);
+  // Without a config file the default is a heap on the machine (a flat system has no frame map).
+  const flagged = options.heap !== undefined || options.memory !== undefined;
+  const heap =
+    options.configFile !== undefined && !flagged
+      ? undefined
+      : { heap: options.heap ?? DEFAULT_HEAP.heap, memory: options.memory ?? DEFAULT_HEAP.memory };
+  const system = await composeFileOrHeap(options.configFile, heap);
   const recorder = new ReportRecorder(system);
   recorder.sample(0);
   const every = options.sampleEvery ?? Math.max(1, Math.ceil(options.ops / DEFAULT_SAMPLES));
