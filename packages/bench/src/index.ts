@@ -6,4 +6,6 @@ export * from "./tables/vmm.js";
 export * from "./tables/boot.js";
 export * from "./tables/trace.js";
 export * from "./pmm-plugins.js";
+export * from "./goals.js";
+export * from "./report.js";
 export * from "./run.js";

@@ -1,15 +1,20 @@
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readTraceFile } from "@allockit/core";
 import {
+  GOAL_IDS,
+  JSON_KEYS,
   MAP_PATTERNS,
   SAMPLE_TRACE,
   VMM_SIZES,
   formatBench,
+  formatBenchMarkdown,
+  judgeGoals,
   type BenchResults,
 } from "@allockit/bench";
 
@@ -31,12 +36,32 @@ describe("allockit bench --quick", () => {
   let results: BenchResults;
   let stdout = "";
   let stderr = "";
+  let markdown = "";
+  let json = "";
   beforeAll(async () => {
-    const json = join(mkdtempSync(join(tmpdir(), "allockit-bench-")), "bench.json");
+    const dir = mkdtempSync(join(tmpdir(), "allockit-bench-"));
+    json = join(dir, "bench.json");
+    const md = join(dir, "bench.md");
+    // A second trace for --traces: the sample's first 3,000 lines, uncompressed.
+    const traces = join(dir, "traces");
+    mkdirSync(traces);
+    const lines = gunzipSync(readFileSync(SAMPLE_TRACE)).toString("utf8").split("\n");
+    writeFileSync(join(traces, "ast-head.trc"), lines.slice(0, 3000).join("\n") + "\n");
+    writeFileSync(join(traces, "notes.txt"), "not a trace\n");
     await new Promise<void>((resolve, reject) => {
       execFile(
         process.execPath,
-        ["packages/cli/dist/bin.js", "bench", "--quick", "--json", json],
+        [
+          "packages/cli/dist/bin.js",
+          "bench",
+          "--quick",
+          "--json",
+          json,
+          "--markdown",
+          md,
+          "--traces",
+          traces,
+        ],
         { cwd: repoRoot, encoding: "utf8", maxBuffer: 16 << 20 },
         (error, out, err) => {
           stdout = out;
@@ -47,21 +72,105 @@ describe("allockit bench --quick", () => {
       );
     });
     results = JSON.parse(readFileSync(json, "utf8")) as BenchResults;
-  }, 180_000);
+    markdown = readFileSync(md, "utf8");
+  }, 240_000);
 
-  it("prints every table on stdout and one progress line per table on stderr (not a terminal)", () => {
+  it("prints every table on stdout and one progress line per step on stderr (not a terminal)", () => {
     expect(stdout).toBe(formatBench(results));
     for (const title of [
       "PMM: single-frame",
-      "MMU",
+      "MMU: read32",
+      "MMU: the page walk",
       "Sparse machine",
       "VMM: map",
       "Boot:",
-      "Trace replay:",
+      "Trace replay: python-ast,",
+      "Trace replay: ast-head,",
+      "Goals",
     ])
       expect(stdout).toContain(title);
-    expect(stderr.trim().split("\n")).toHaveLength(8);
+    // Six tables, then per trace 4 heaps x 2 memories and 3 references.
+    const steps = stderr.trim().split("\n");
+    expect(steps).toHaveLength(6 + 2 * 11);
+    expect(steps[0]).toMatch(/^\[1\/28\] PMM/);
+    expect(steps[27]).toBe("[28/28] trace replay: ast-head: native-malloc");
     expect(stderr).not.toContain("\x1b[");
+  });
+
+  it("writes the JSON in the documented shape", () => {
+    expect(Object.keys(results)).toEqual(JSON_KEYS.map(([key]) => key));
+    const has = (row: object, keys: string[]) =>
+      expect(Object.keys(row)).toEqual(expect.arrayContaining(keys));
+    for (const row of results.pmm) has(row, ["plugin", "occupancy", "opsPerSec"]);
+    expect(results.pmm.map((r) => `${r.plugin} ${r.occupancy}`)).toEqual(
+      ["pmm-stack", "pmm-bitmap", "pmm-buddy"].flatMap((p) =>
+        [0, 0.5, 0.9].map((o) => `${p} ${o}`),
+      ),
+    );
+    expect(results.pmmLimit.opsPerSec).toBeGreaterThan(0);
+    for (const row of results.pmmInit)
+      has(row, ["plugin", "ramGiB", "seconds", "hostRssBytes", "metadataBytes"]);
+    has(results.mmu, ["tlbHitRead32OpsPerSec", "dataViewRead32OpsPerSec"]);
+    for (const row of results.vmm) has(row, ["regions", "opsPerSec"]);
+    for (const row of results.boot) has(row, ["mode", "pmm", "ramGiB", "seconds"]);
+    for (const row of results.heaps)
+      has(row, [
+        "trace",
+        "heap",
+        "memory",
+        "opsPerSec",
+        "peakLiveBytes",
+        "peakFootprintBytes",
+        "fragmentation",
+      ]);
+    expect(results.goals.map((g) => g.id)).toEqual([...GOAL_IDS]);
+    // The goals are a function of the figures: judging them again gives the same verdicts.
+    const { goals, ...figures } = results;
+    expect(judgeGoals(figures)).toEqual(goals);
+    expect(results.machine.quick).toBe(true);
+    expect(results.machine.cores).toBeGreaterThan(0);
+  });
+
+  it("measures the page walk of every mode: each access of the miss loop walks", () => {
+    expect(results.mmu.walks.map((w) => [w.mode, w.levels])).toEqual([
+      ["32bit", 2],
+      ["pae", 3],
+      ["long", 4],
+    ]);
+    for (const walk of results.mmu.walks) {
+      expect(walk.missRead32OpsPerSec).toBeGreaterThan(0);
+      expect(walk.hitRead32OpsPerSec).toBeGreaterThan(0);
+      expect(walk.walkNs).toBeCloseTo(
+        1e9 / walk.missRead32OpsPerSec - 1e9 / walk.hitRead32OpsPerSec,
+        3,
+      );
+    }
+  });
+
+  it("writes docs/benchmarks.md's report, and --from renders it again from the JSON alone", async () => {
+    expect(markdown).toBe(formatBenchMarkdown(results));
+    expect(markdown).toContain(`Measured on ${results.machine.cpu}`);
+    expect(markdown).toContain("a --quick run: figures not meaningful");
+    for (const goal of results.goals) {
+      expect(markdown).toContain(goal.goal);
+      // A missed goal links to its section, which states the measured limit.
+      if (goal.met === false) {
+        expect(markdown).toContain(`[why](#${goal.id})`);
+        expect(markdown).toContain(`<a id="${goal.id}"></a>`);
+      } else expect(markdown).not.toContain(`<a id="${goal.id}"></a>`);
+    }
+    for (const [key] of JSON_KEYS) expect(markdown).toContain(`- \`${key}\`: `);
+    const again = join(mkdtempSync(join(tmpdir(), "allockit-bench-from-")), "again.md");
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ["packages/cli/dist/bin.js", "bench", "--from", json, "--markdown", again],
+        { cwd: repoRoot, encoding: "utf8" },
+        (error, text) => (error === null ? resolve(text) : reject(error)),
+      ),
+    );
+    expect(out).toBe(formatBench(results));
+    expect(readFileSync(again, "utf8")).toBe(markdown);
   });
 
   it("measures every table and formats them", () => {
@@ -75,7 +184,7 @@ describe("allockit bench --quick", () => {
   });
 
   it("measures VMM map+unmap at both sizes for every mode, access and pattern", () => {
-    const { vmm } = results;
+    const vmm = { ...results.vmmScaling, rows: results.vmm };
     expect(vmm.sizes).toEqual([1_000, 100_000]);
     expect(vmm.scaling).toHaveLength(3 * 3 * MAP_PATTERNS.length);
     expect(vmm.rows).toHaveLength(vmm.scaling.length * VMM_SIZES.length);
@@ -101,37 +210,36 @@ describe("allockit bench --quick", () => {
     expect(vmm.goalMet).toBe(vmm.goals.every((g) => g.met));
     const text = formatBench(results);
     expect(text).toContain("100,000 regions");
-    expect(text).toContain("goal: the larger no more than 1.5x slower per operation -- ");
-    expect(text).toMatch(/^ {2}spread: +(met|NOT met), \d of 9 within/m);
+    expect(text).toMatch(/^spread: \d of 9 within 1\.5x \(worst [\d.]+x, /m);
   });
 
   it("measures boot time per mode and PMM, and long mode on 64 GiB", () => {
     const { boot } = results;
-    expect(boot.map((r) => `${r.preset} ${r.mode} ${r.pmm}`)).toEqual([
-      ...["32bit", "pae", "long"].flatMap((mode) =>
-        ["pmm-stack", "pmm-bitmap", "pmm-buddy"].map((pmm) => `qemu-i440fx-4g ${mode} ${pmm}`),
-      ),
-      ...["pmm-stack", "pmm-bitmap", "pmm-buddy"].map((pmm) => `qemu-q35-64g long ${pmm}`),
+    const pmms = ["pmm-stack", "pmm-bitmap", "pmm-buddy"];
+    expect(boot.map((r) => `${r.machine} ${r.ramGiB} ${r.mode} ${r.pmm}`)).toEqual([
+      ...["32bit", "pae", "long"].flatMap((mode) => pmms.map((pmm) => `i440fx 4 ${mode} ${pmm}`)),
+      ...pmms.map((pmm) => `q35 1 long ${pmm}`),
+      ...pmms.map((pmm) => `q35 64 long ${pmm}`),
     ]);
     for (const row of boot) {
-      expect(row.ms).toBeGreaterThan(0);
-      expect(row.coldMs).toBeGreaterThan(0);
-      expect(row.ms).toBeGreaterThanOrEqual(row.pmmMs);
+      expect(row.seconds).toBeGreaterThan(0);
+      expect(row.coldSeconds).toBeGreaterThan(0);
+      expect(row.seconds).toBeGreaterThanOrEqual(row.pmmSeconds);
       expect(row.frames).toBeGreaterThan(100); // PMM metadata and the kernel page tables
     }
-    // 16x the RAM: more PMM metadata.
-    const frames = (preset: string, pmm: string) =>
-      boot.find((r) => r.preset === preset && r.mode === "long" && r.pmm === pmm)!.frames;
-    for (const pmm of ["pmm-stack", "pmm-bitmap", "pmm-buddy"])
-      expect(frames("qemu-q35-64g", pmm)).toBeGreaterThan(frames("qemu-i440fx-4g", pmm));
-    expect(formatBench(results)).toMatch(/^qemu-q35-64g +long +pmm-buddy +[\d.]+ ms/m);
+    // 64x the RAM: more PMM metadata.
+    const frames = (ramGiB: number, pmm: string) =>
+      boot.find((r) => r.machine === "q35" && r.ramGiB === ramGiB && r.pmm === pmm)!.frames;
+    for (const pmm of pmms) expect(frames(64, pmm)).toBeGreaterThan(frames(1, pmm));
+    expect(formatBench(results)).toMatch(/^q35, 64 GiB +long +pmm-buddy +[\d.]+ ms/m);
   });
 
   it("replays the sample trace on every heap, flat and on the machine, and on the references", () => {
-    const { trace } = results;
+    const trace = results.heaps.filter((r) => r.trace === "python-ast");
     const heaps = ["list-heap", "heap-slab", "heap-bucket", "heap-guard-sampling"];
     expect(trace.map((r) => `${r.heap} ${r.memory}`)).toEqual([
       ...["flat", "machine"].flatMap((memory) => heaps.map((heap) => `${heap} ${memory}`)),
+      "thi.ng flat",
       "bump-arena flat",
       // The C library's malloc needs a C compiler at bench time; without one it is left out.
       ...(hasCompiler ? ["native-malloc native"] : []),
@@ -155,8 +263,23 @@ describe("allockit bench --quick", () => {
       if (replayed.ops[i] !== 2) asked += replayed.sizes[i]!;
     expect(arena.peakFootprintBytes).toBeGreaterThanOrEqual(asked);
     expect(formatBench(results)).toMatch(/^heap-bucket +machine +[\d.]+ [kM]? +[\d.]+ s/m);
+    expect(formatBench(results)).toMatch(/^thi\.ng +flat +[\d.]+ [kM]? +[\d.]+ s/m);
     expect(formatBench(results)).toMatch(
       hasCompiler ? /^native-malloc +native +/m : /native-malloc: not measured \(no C compiler/,
     );
+  });
+
+  it("replays each --traces file (and no other file there) on every heap and reference", () => {
+    expect([...new Set(results.heaps.map((r) => r.trace))]).toEqual(["python-ast", "ast-head"]);
+    const sample = results.heaps.filter((r) => r.trace === "python-ast");
+    const extra = results.heaps.filter((r) => r.trace === "ast-head");
+    expect(extra.map((r) => `${r.heap} ${r.memory}`)).toEqual(
+      sample.map((r) => `${r.heap} ${r.memory}`),
+    );
+    for (const row of extra) {
+      expect(row.ops).toBe(3000);
+      expect(row.failures).toBe(0);
+      expect(row.peakLiveBytes).toBe(extra[0]!.peakLiveBytes);
+    }
   });
 });

@@ -1,14 +1,19 @@
 import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   compose,
   readTraceFile,
+  traceName,
   replayTrace,
   type AllockitConfig,
+  type Trace,
   type TraceReplayReport,
 } from "@allockit/core";
 import { median } from "../measure.js";
 import { BumpArena } from "../references/bump-arena.js";
+import { ThingMalloc } from "../references/thing-malloc.js";
 import { measureNativeReplay } from "../references/native-malloc.js";
 
 /** The sample trace shipped with the repository (see fixtures/traces/README.md). */
@@ -35,11 +40,22 @@ export const TRACE_HEAPS: readonly TraceHeap[] = [
   },
 ];
 
-/** The outside references, replayed once each beside the heaps. */
-export const TRACE_REFERENCES = ["bump-arena", "native-malloc"] as const;
+/**
+ * The outside references, replayed beside the heaps: @thi.ng/malloc and the bump arena on the
+ * same harness (flat), the C library's malloc in a C program.
+ */
+export const TRACE_REFERENCES = ["thi.ng", "bump-arena", "native-malloc"] as const;
 
-/** Flat memory of the bump arena: the whole trace's requests without a single free. */
-const BUMP_ARENA_BYTES = 256 * 1024 * 1024;
+/**
+ * Bytes for a reference's flat memory: everything the trace asks for without a single free,
+ * with room for a header and alignment per block (the bump arena's worst case), capped at 2 GiB.
+ */
+function referenceBytes(trace: Trace): number {
+  let total = 1 << 20;
+  for (let i = 0; i < trace.length; i++) if (trace.ops[i] !== 2) total += trace.sizes[i]! + 32;
+  for (let i = 0; i < trace.length; i++) if (trace.aligns[i]! > 16) total += trace.aligns[i]!;
+  return Math.min(2 ** 31, Math.ceil(total / 65536) * 65536);
+}
 export const TRACE_MEMORIES = ["flat", "machine"] as const;
 export type TraceMemory = (typeof TRACE_MEMORIES)[number];
 
@@ -63,23 +79,27 @@ function configFor(entry: TraceHeap, memory: TraceMemory): AllockitConfig {
 }
 
 /**
- * Replays the first `ops` operations of the sample trace `runs` times, each on a freshly
- * composed system, in this process. Footprint and fragmentation are the same every time (the
- * replays are deterministic); the rate is the median.
+ * Replays the first `ops` operations of a trace file `runs` times, each on a freshly composed
+ * system (or a fresh reference heap), in this process. Footprint and fragmentation are the same
+ * every time (the replays are deterministic); the rate is the median.
  */
 export async function measureTraceReplay(
   heap: string,
   memory: TraceMemory,
   ops: number,
   runs: number,
+  file: string = SAMPLE_TRACE,
 ): Promise<TraceRow> {
   const entry = TRACE_HEAPS.find((candidate) => candidate.name === heap);
-  if (entry === undefined && heap !== "bump-arena") throw new Error(`bench: unknown heap ${heap}`);
-  const trace = readTraceFile(SAMPLE_TRACE, ops);
+  if (entry === undefined && heap !== "bump-arena" && heap !== "thi.ng")
+    throw new Error(`bench: unknown heap ${heap}`);
+  const trace = readTraceFile(file, ops);
   const reports: TraceReplayReport[] = [];
   for (let run = 0; run < runs; run++) {
     if (entry === undefined) {
-      reports.push(replayTrace(trace, new BumpArena(BUMP_ARENA_BYTES), { heap, memory }));
+      const bytes = referenceBytes(trace);
+      const reference = heap === "thi.ng" ? new ThingMalloc(bytes) : new BumpArena(bytes);
+      reports.push(replayTrace(trace, reference, { heap, memory }));
       continue;
     }
     const system = await compose(configFor(entry, memory), {
@@ -100,25 +120,46 @@ export async function measureTraceReplay(
   };
 }
 
+/** The trace files of a folder (`*.trc` and `*.trc.gz`), sorted by name. */
+export function traceFilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => /\.trc(\.gz)?$/.test(name))
+    .sort()
+    .map((name) => join(dir, name));
+}
+
 /**
- * Every heap on both memories, then the bump arena (flat) and the C library's malloc, each in
- * a fresh process. The native row is left out, with a note, when the machine has no C compiler.
+ * For each trace file: every heap on both memories, then @thi.ng/malloc and the bump arena
+ * (flat) and the C library's malloc, each in a fresh process. @thi.ng/malloc is replayed once
+ * (`referenceRuns`): its free walks a list of every live block, so one replay of the sample takes
+ * seconds. The native row is left out when the machine has no C compiler.
  */
-export function measureTraceReplays(ops: number, runs: number): TraceRow[] {
+export function measureTraceReplays(
+  files: readonly string[],
+  ops: number,
+  runs: number,
+  log: (line: string) => void = () => {},
+): TraceRow[] {
   const script = fileURLToPath(new URL("../trace-child.js", import.meta.url));
-  const child = (heap: string, memory: TraceMemory): TraceRow =>
-    JSON.parse(
-      execFileSync(process.execPath, [script, heap, memory, String(ops), String(runs)], {
+  const child = (file: string, heap: string, memory: TraceMemory, times: number): TraceRow => {
+    log(`${traceName(file)}: ${heap} on ${memory}`);
+    return JSON.parse(
+      execFileSync(process.execPath, [script, heap, memory, String(ops), String(times), file], {
         encoding: "utf8",
         maxBuffer: 1 << 20,
       }),
     ) as TraceRow;
+  };
   const rows: TraceRow[] = [];
-  for (const memory of TRACE_MEMORIES) {
-    for (const entry of TRACE_HEAPS) rows.push(child(entry.name, memory));
+  for (const file of files) {
+    for (const memory of TRACE_MEMORIES) {
+      for (const entry of TRACE_HEAPS) rows.push(child(file, entry.name, memory, runs));
+    }
+    rows.push(child(file, "thi.ng", "flat", 1));
+    rows.push(child(file, "bump-arena", "flat", runs));
+    log(`${traceName(file)}: native-malloc`);
+    const native = measureNativeReplay(file, ops, runs);
+    if (native !== undefined) rows.push(native);
   }
-  rows.push(child("bump-arena", "flat"));
-  const native = measureNativeReplay(SAMPLE_TRACE, ops, runs);
-  if (native !== undefined) rows.push(native);
   return rows;
 }
