@@ -1,11 +1,11 @@
 import { AllocatorError, hex } from "@allockit/core";
 import type { Memory } from "@allockit/core";
 import {
+  KIND_PAGE_SLAB,
   KIND_SLAB,
   LIST_EMPTY,
   LIST_FULL,
   LIST_PARTIAL,
-  NO_INDEX,
   PAGE_SIZE,
   SLAB_MAGIC,
   S_BASE,
@@ -24,7 +24,7 @@ import type { PageRuns } from "./page-runs.js";
 import type { PageSupply } from "./page-supply.js";
 import { read64 } from "./ram.js";
 import type { SlabCache } from "./slab-cache.js";
-import { firstObject, getRequested, isAllocated, nextSlab, prevSlab } from "./slab.js";
+import { bufctlOf, firstObject, getRequested, isAllocated, nextSlab, prevSlab } from "./slab.js";
 
 /** What check() looks at. */
 export interface SlabHeapState {
@@ -78,7 +78,7 @@ export function checkSlabHeap(state: SlabHeapState): void {
   let runPages = 0;
   let runRequested = 0;
   table.forEach((entry) => {
-    if (table.kindOf(entry) === KIND_SLAB) {
+    if (table.isSlabEntry(entry)) {
       slabEntries++;
     } else {
       runEntries++;
@@ -160,7 +160,7 @@ function checkCache(state: SlabHeapState, cache: SlabCache): number {
 function isSlabHeaderAddress(state: SlabHeapState, cache: SlabCache, slab: number): boolean {
   const { table, memory } = state;
   const entry = table.find(Math.floor(slab / PAGE_SIZE));
-  if (entry === 0 || table.kindOf(entry) !== KIND_SLAB) return false;
+  if (entry === 0 || !table.isSlabEntry(entry)) return false;
   const owner = table.slabOf(entry);
   if (!cache.geometry.offSlab) return owner === slab;
   // An off-slab header is a live object of the slab-header cache.
@@ -203,9 +203,10 @@ function checkSlab(
     bad(`base ${hex(base)}`);
   const colour = memory.read32(slab + S_COLOUR);
   if (colour % g.align !== 0 || colour > g.slackBytes) bad(`colour ${colour}`);
+  const kind = g.offSlab ? KIND_SLAB : KIND_PAGE_SLAB;
   for (let page = 0; page < g.pagesPerSlab; page++) {
     const entry = table.find(base / PAGE_SIZE + page);
-    if (entry === 0 || table.kindOf(entry) !== KIND_SLAB || table.slabOf(entry) !== slab)
+    if (entry === 0 || table.kindOf(entry) !== kind || table.slabOf(entry) !== slab)
       bad(`page ${hex(base + page * PAGE_SIZE)} is not mapped to it in the ownership table`);
   }
   const inUse = memory.read32(slab + S_IN_USE);
@@ -235,24 +236,16 @@ function checkSlab(
 
   // Objects below `fresh` that are not allocated must all be on the free list, once each.
   const free = fresh - inUse;
-  const first = base + colour;
   let steps = 0;
-  const visit = (index: number, link: number): void => {
+  const visit = (index: number): void => {
     if (++steps > free) bad(`free list is longer than its ${free} free objects (a cycle?)`);
-    if (!(Number.isInteger(index) && index >= 0 && index < fresh))
-      bad(`free-list link ${hex(link)} is not a handed-out object of the slab`);
+    if (!(index >= 0 && index < fresh))
+      bad(`free-list link to object ${index} is not a handed-out object of the slab`);
     if (isAllocated(memory, g, slab, index)) bad(`free-list object ${index} is allocated`);
   };
-  if (!g.offSlab) {
-    for (let addr = read64(memory, slab + S_FREE); addr !== 0;) {
-      visit((addr - first) / g.stride, addr);
-      addr = read64(memory, addr + g.linkOffset);
-    }
-  } else {
-    for (let index = memory.read32(slab + S_FREE); index !== NO_INDEX;) {
-      visit(index, index);
-      index = memory.read8(slab + g.bufctlOffset + index);
-    }
+  for (let index = memory.read32(slab + S_FREE); index !== g.noIndex;) {
+    visit(index);
+    index = bufctlOf(memory, g, slab, index);
   }
   if (steps !== free) bad(`free list holds ${steps} of ${free} free objects`);
   return [inUse, requested];

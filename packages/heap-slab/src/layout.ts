@@ -10,7 +10,7 @@ export { PAGE_SIZE };
 // ---- slab header (64 bytes) ----
 //
 // On-slab (small objects): in the last 64 bytes of the slab's one page, with the allocated-object
-// bitmap and the requested-size array just below it. Off-slab (large objects): an object of the
+// bitmap, the requested-size array and the bufctls just below it. Off-slab (large objects): an object of the
 // internal "slab-headers" cache, with the bitmap, bufctls and requested sizes after it.
 
 export const SLAB_HEADER_BYTES = 64;
@@ -31,8 +31,8 @@ export const S_PREV = 24;
 /** u64 address of the slab's first page. */
 export const S_BASE = 32;
 /**
- * u64 head of the free list. On-slab: address of the first free object (0 = empty list).
- * Off-slab: index of the first free object in the low half (NO_INDEX = empty list).
+ * u64 head of the free list: the index of the first free object in the low half (the
+ * geometry's noIndex, 0xff or 0xffff, = empty list); the next indexes are in the bufctls.
  */
 export const S_FREE = 40;
 /** u32 objects [fresh, objectsPerSlab) were never handed out: free, but not on the free list. */
@@ -48,7 +48,7 @@ export const LIST_PARTIAL = 1;
 export const LIST_FULL = 2;
 export const LIST_EMPTY = 3;
 
-/** End of an off-slab free list (bufctl entries are one byte). */
+/** End of a free list of 1-byte bufctls (off-slab, and on-slab up to 254 objects). */
 export const NO_INDEX = 0xff;
 
 // ---- off-slab header: [header 64][bitmap 8][bufctls 64][requested sizes up to 128] ----
@@ -81,12 +81,21 @@ export const TABLE_ENTRY_BYTES = 16;
 export const T_KEY_LOW = 0;
 /** u32 page number bits 32.. in bits 0-23, entry kind in bits 24-31 (0 = empty slot). */
 export const T_KEY_HIGH = 4;
-/** Kind SLAB: u64 address of the slab header. Kind RUN: u32 pages, then u32 requested size. */
+/**
+ * Kinds SLAB and PAGE_SLAB: u64 address of the slab header. Kind RUN: u32 pages, then u32
+ * requested size.
+ */
 export const T_VALUE = 8;
 export const T_VALUE_HIGH = 12;
 
+/** A page of a multi-page or off-slab slab: the header is wherever the value says. */
 export const KIND_SLAB = 1;
 export const KIND_RUN = 2;
+/**
+ * The one page of an on-slab slab: its header is the page's last SLAB_HEADER_BYTES (the value
+ * says so too), so a lookup need not read the value.
+ */
+export const KIND_PAGE_SLAB = 3;
 /** Multiplier of the kind in the T_KEY_HIGH word. */
 export const KIND_SHIFT = 0x1000000;
 

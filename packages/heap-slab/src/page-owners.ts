@@ -1,6 +1,8 @@
 import { AllocatorError, TWO_POW_32, hex } from "@allockit/core";
 import type { Memory } from "@allockit/core";
 import {
+  SLAB_HEADER_BYTES,
+  KIND_PAGE_SLAB,
   KIND_RUN,
   KIND_SHIFT,
   KIND_SLAB,
@@ -55,24 +57,32 @@ export class PageOwnerTable {
   find(pageNumber: number): number {
     if (this.capacity === 0) return 0;
     const mem = this.memory;
-    const low = pageNumber % TWO_POW_32;
-    const high = (pageNumber - low) / TWO_POW_32;
+    const high = pageNumber < TWO_POW_32 ? 0 : Math.floor(pageNumber / TWO_POW_32);
+    const low = pageNumber - high * TWO_POW_32;
+    const base = this.base;
+    const mask = this.mask;
     let slot = this.home(low, high);
     for (let probes = 0; probes < this.capacity; probes++) {
-      const entry = this.base + slot * TABLE_ENTRY_BYTES;
+      const entry = base + slot * TABLE_ENTRY_BYTES;
       const keyHigh = mem.read32(entry + T_KEY_HIGH);
       if (keyHigh === 0) return 0;
       if ((keyHigh & KEY_HIGH_MASK) === high && mem.read32(entry + T_KEY_LOW) === low) {
         this.foundKind = keyHigh >>> 24;
         return entry;
       }
-      slot = (slot + 1) & this.mask;
+      slot = (slot + 1) & mask;
     }
     return 0;
   }
 
   kindOf(entry: number): number {
     return this.memory.read32(entry + T_KEY_HIGH) >>> 24;
+  }
+
+  /** True when the entry at `entry` maps a slab page (kind SLAB or PAGE_SLAB). */
+  isSlabEntry(entry: number): boolean {
+    const kind = this.kindOf(entry);
+    return kind === KIND_SLAB || kind === KIND_PAGE_SLAB;
   }
 
   /** Slab header of a KIND_SLAB entry. */
@@ -102,9 +112,16 @@ export class PageOwnerTable {
     return this.rehash(capacity, true);
   }
 
-  /** Records that page `pageNumber` belongs to the slab whose header is at `header`. */
+  /**
+   * Records that page `pageNumber` belongs to the slab whose header is at `header`: kind
+   * PAGE_SLAB when the slab is that one page with the header at its end, else SLAB.
+   */
   insertSlab(pageNumber: number, header: number): void {
-    const entry = this.insertKey(pageNumber, KIND_SLAB);
+    const kind =
+      header === pageNumber * PAGE_SIZE + PAGE_SIZE - SLAB_HEADER_BYTES
+        ? KIND_PAGE_SLAB
+        : KIND_SLAB;
+    const entry = this.insertKey(pageNumber, kind);
     write64(this.memory, entry + T_VALUE, header);
   }
 
@@ -118,21 +135,32 @@ export class PageOwnerTable {
   /** Removes the entry at `entry` (from find), shifting later entries of its probe run back. */
   remove(entry: number): void {
     const mem = this.memory;
-    let hole = (entry - this.base) / TABLE_ENTRY_BYTES;
+    const base = this.base;
+    const mask = this.mask;
+    let hole = (entry - base) / TABLE_ENTRY_BYTES;
     let slot = hole;
     for (;;) {
-      slot = (slot + 1) & this.mask;
-      const at = this.base + slot * TABLE_ENTRY_BYTES;
+      slot = (slot + 1) & mask;
+      const at = base + slot * TABLE_ENTRY_BYTES;
       const keyHigh = mem.read32(at + T_KEY_HIGH);
       if (keyHigh === 0) break;
-      const home = this.home(mem.read32(at + T_KEY_LOW), keyHigh & KEY_HIGH_MASK);
+      const keyLow = mem.read32(at + T_KEY_LOW);
+      const home = this.home(keyLow, keyHigh & KEY_HIGH_MASK);
       // The entry may fill the hole only if the hole lies on its probe path (home .. slot).
-      if (((slot - home) & this.mask) >= ((slot - hole) & this.mask)) {
-        mem.copy(this.base + hole * TABLE_ENTRY_BYTES, at, TABLE_ENTRY_BYTES);
+      if (((slot - home) & mask) >= ((slot - hole) & mask)) {
+        const to = base + hole * TABLE_ENTRY_BYTES;
+        mem.write32(to + T_KEY_LOW, keyLow);
+        mem.write32(to + T_KEY_HIGH, keyHigh);
+        mem.write32(to + T_VALUE, mem.read32(at + T_VALUE));
+        mem.write32(to + T_VALUE_HIGH, mem.read32(at + T_VALUE_HIGH));
         hole = slot;
       }
     }
-    mem.fill(this.base + hole * TABLE_ENTRY_BYTES, 0, TABLE_ENTRY_BYTES);
+    const at = base + hole * TABLE_ENTRY_BYTES;
+    mem.write32(at + T_KEY_LOW, 0);
+    mem.write32(at + T_KEY_HIGH, 0);
+    mem.write32(at + T_VALUE, 0);
+    mem.write32(at + T_VALUE_HIGH, 0);
     this.count--;
   }
 
@@ -177,7 +205,7 @@ export class PageOwnerTable {
     this.forEach((entry) => {
       occupied++;
       const kind = this.kindOf(entry);
-      if (kind !== KIND_SLAB && kind !== KIND_RUN) {
+      if (kind !== KIND_SLAB && kind !== KIND_RUN && kind !== KIND_PAGE_SLAB) {
         throw new AllocatorError(
           "ECORRUPT",
           `heap-slab: page-ownership entry at ${hex(entry)} has kind ${kind}`,
@@ -204,8 +232,8 @@ export class PageOwnerTable {
 
   private insertKey(pageNumber: number, kind: number): number {
     const mem = this.memory;
-    const low = pageNumber % TWO_POW_32;
-    const high = (pageNumber - low) / TWO_POW_32;
+    const high = pageNumber < TWO_POW_32 ? 0 : Math.floor(pageNumber / TWO_POW_32);
+    const low = pageNumber - high * TWO_POW_32;
     let slot = this.home(low, high);
     let entry = this.base + slot * TABLE_ENTRY_BYTES;
     for (let probes = 1; mem.read32(entry + T_KEY_HIGH) !== 0; probes++) {

@@ -1,9 +1,19 @@
 import { AllocatorError, describeValue, hex } from "@allockit/core";
 import type { Memory } from "@allockit/core";
-import { KIND_RUN, KIND_SLAB, PAGE_SIZE, SLAB_MAGIC, S_CACHE, S_MAGIC } from "./layout.js";
+import {
+  KIND_PAGE_SLAB,
+  KIND_RUN,
+  KIND_SLAB,
+  PAGE_SIZE,
+  SLAB_HEADER_BYTES,
+  SLAB_MAGIC,
+  S_CACHE,
+  S_COLOUR,
+  S_MAGIC,
+} from "./layout.js";
 import type { PageOwnerTable } from "./page-owners.js";
 import type { SlabCache } from "./slab-cache.js";
-import { firstObjectOf, isAllocated } from "./slab.js";
+import { firstObject } from "./slab.js";
 
 /** What a pointer is, as {@link PointerLookup.locate} finds it. */
 export const FOREIGN = 0;
@@ -34,6 +44,9 @@ export class PointerLookup {
   index = 0;
   /** The slab's first object. */
   first = 0;
+  /** Address of the bitmap word holding the object's bit, and the word as read. */
+  bitmapWord = 0;
+  bits = 0;
 
   constructor(
     private readonly memory: Memory,
@@ -44,38 +57,54 @@ export class PointerLookup {
   /** Classifies `ptr` (a non-negative safe integer). Throws ECORRUPT on a broken slab header. */
   locate(ptr: number): number {
     const page = Math.floor(ptr / PAGE_SIZE);
-    const entry = this.table.find(page);
+    const table = this.table;
+    const entry = table.find(page);
     if (entry === 0) return FOREIGN;
     this.entry = entry;
-    const kind = this.table.foundKind;
-    if (kind === KIND_RUN) return ptr === page * PAGE_SIZE ? RUN_START : RUN_INTERIOR;
+    const kind = table.foundKind;
+    const pageBase = page * PAGE_SIZE;
+    if (kind === KIND_RUN) return ptr === pageBase ? RUN_START : RUN_INTERIOR;
     const memory = this.memory;
-    const slab = kind === KIND_SLAB ? this.table.slabOf(entry) : 0;
+    // A one-page slab's header is at the end of the page: no need to read the entry's value.
+    const slab =
+      kind === KIND_PAGE_SLAB
+        ? pageBase + (PAGE_SIZE - SLAB_HEADER_BYTES)
+        : kind === KIND_SLAB
+          ? table.slabOf(entry)
+          : 0;
     if (slab === 0 || memory.read32(slab + S_MAGIC) !== SLAB_MAGIC) {
       throw new AllocatorError(
         "ECORRUPT",
-        `heap-slab: page ${hex(page * PAGE_SIZE)} of pointer ${describeValue(ptr)} maps to ${hex(slab)}, which is not a slab header`,
+        `heap-slab: page ${hex(pageBase)} of pointer ${describeValue(ptr)} maps to ${hex(slab)}, which is not a slab header`,
         ptr,
       );
     }
-    const cache = this.caches[memory.read32(slab + S_CACHE)];
-    if (cache === undefined) {
+    const cacheId = memory.read32(slab + S_CACHE);
+    const cache = this.caches[cacheId];
+    if (cache === undefined || cache.geometry.offSlab === (kind === KIND_PAGE_SLAB)) {
       throw new AllocatorError(
         "ECORRUPT",
-        `heap-slab: slab ${hex(slab)} names cache ${memory.read32(slab + S_CACHE)}, which does not exist`,
+        `heap-slab: slab ${hex(slab)} names cache ${cacheId}, which does not exist or does not lay out its slabs that way`,
         slab,
       );
     }
     this.slab = slab;
     this.cache = cache;
     const geometry = cache.geometry;
-    const first = firstObjectOf(memory, geometry, slab);
+    const first =
+      kind === KIND_PAGE_SLAB
+        ? pageBase + memory.read32(slab + S_COLOUR)
+        : firstObject(memory, slab);
     this.first = first;
     const index = (ptr - first) / geometry.stride;
     if (!(index >= 0 && index < geometry.objectsPerSlab && Number.isInteger(index)))
       return NOT_OBJECT;
     this.index = index;
-    return isAllocated(memory, geometry, slab, index) ? LIVE_OBJECT : FREE_OBJECT;
+    const word = slab + geometry.bitmapOffset + (index >>> 5) * 4;
+    const bits = memory.read32(word);
+    this.bitmapWord = word;
+    this.bits = bits;
+    return (bits & (1 << (index & 31))) !== 0 ? LIVE_OBJECT : FREE_OBJECT;
   }
 
   /** What a pointer that is not a live heap_alloc block is, after `locate` said `found`. */

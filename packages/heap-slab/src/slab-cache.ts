@@ -17,7 +17,7 @@ import {
   firstObjectOf,
   getRequested,
   initSlab,
-  putObject,
+  putObjectWithBits,
   setRequested,
   takeObject,
 } from "./slab.js";
@@ -169,7 +169,7 @@ export class SlabCache {
       }
     }
     const first = firstObjectOf(memory, geometry, slab);
-    const index = takeObject(memory, geometry, slab, first);
+    const index = takeObject(memory, geometry, slab);
     const inUse = memory.read32(slab + S_IN_USE) + 1;
     memory.write32(slab + S_IN_USE, inUse);
     if (inUse === geometry.objectsPerSlab) this.lists.move(slab, LIST_FULL);
@@ -191,8 +191,15 @@ export class SlabCache {
    * cache already keeps enough empty slabs.
    */
   free(slab: number, index: number, addr: number): void {
+    const word = slab + this.geometry.bitmapOffset + (index >>> 5) * 4;
+    this.freeWithBits(slab, index, addr, word, this.context.memory.read32(word));
+  }
+
+  /** The same, given the object's bitmap word (`bits`, at `word`) as the caller just read it. */
+  freeWithBits(slab: number, index: number, addr: number, word: number, bits: number): void {
     const memory = this.context.memory;
-    putObject(memory, this.geometry, slab, index, addr);
+    const geometry = this.geometry;
+    putObjectWithBits(memory, geometry, slab, index, word, bits);
     const inUse = memory.read32(slab + S_IN_USE) - 1;
     memory.write32(slab + S_IN_USE, inUse);
     this.counters.activeObjects--;
@@ -204,7 +211,7 @@ export class SlabCache {
       } else {
         this.lists.move(slab, LIST_EMPTY);
       }
-    } else if (inUse === this.geometry.objectsPerSlab - 1) {
+    } else if (inUse === geometry.objectsPerSlab - 1) {
       this.lists.move(slab, LIST_PARTIAL);
     }
   }
@@ -212,7 +219,10 @@ export class SlabCache {
   /** Frees an object of this cache by address (metadata objects: trusted, never user input). */
   freeAddress(addr: number): void {
     const table = this.context.table;
-    const slab = table.slabOf(table.find(Math.floor(addr / PAGE_SIZE)));
+    const page = Math.floor(addr / PAGE_SIZE);
+    const slab = this.geometry.offSlab
+      ? table.slabOf(table.find(page))
+      : page * PAGE_SIZE + this.geometry.headerOffset;
     const first = firstObjectOf(this.context.memory, this.geometry, slab);
     const index = (addr - first) / this.geometry.stride;
     this.free(slab, index, addr);

@@ -125,7 +125,8 @@ export class SlabHeap implements Heap {
     const found = this.lookup.locate(ptr);
     if (found === LIVE_OBJECT && this.lookup.cache === cache) {
       try {
-        cache.free(this.lookup.slab, this.lookup.index, ptr);
+        const lookup = this.lookup;
+        cache.freeWithBits(lookup.slab, lookup.index, ptr, lookup.bitmapWord, lookup.bits);
       } finally {
         // The slab may have been released (a destructor may throw while it is).
         this.table.compact();
@@ -266,7 +267,7 @@ export class SlabHeap implements Heap {
     if (found === LIVE_OBJECT && lookup.cache!.kind === "kmalloc") {
       const cache = lookup.cache!;
       const requested = cache.requestedOf(lookup.slab, lookup.index);
-      cache.free(lookup.slab, lookup.index, ptr);
+      cache.freeWithBits(lookup.slab, lookup.index, ptr, lookup.bitmapWord, lookup.bits);
       this.released(cache.objectSize, requested);
       return;
     }
@@ -327,7 +328,6 @@ export class SlabHeap implements Heap {
     const geometry = slabGeometry({
       objectSize,
       align,
-      hasConstructor: ctor !== undefined,
       trackRequested: kind === "kmalloc",
       offSlabThreshold: kind === "internal" ? Infinity : this.options.offSlabThreshold,
       colouring: this.options.colouring,

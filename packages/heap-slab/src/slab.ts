@@ -2,8 +2,6 @@ import { AllocatorError, hex } from "@allockit/core";
 import type { Memory } from "@allockit/core";
 import type { SlabGeometry } from "./geometry.js";
 import {
-  NO_INDEX,
-  SLAB_HEADER_BYTES,
   SLAB_MAGIC,
   S_BASE,
   S_CACHE,
@@ -21,8 +19,8 @@ import {
 import { read64, write64 } from "./ram.js";
 
 /**
- * One slab's header and object bookkeeping in simulated RAM: its free list (threaded through
- * the free objects on-slab, bufctl indexes off-slab), its allocated-object bitmap and the
+ * One slab's header and object bookkeeping in simulated RAM: its free list (bufctl indexes
+ * beside the header, never inside the objects), its allocated-object bitmap and the
  * sizes callers asked for. Objects at or beyond the header's `fresh` index have never been
  * handed out and are taken in order, so a new slab costs a header write, not a pass over
  * every object.
@@ -41,15 +39,22 @@ export function initSlab(
   colour: number,
   cacheId: number,
 ): void {
-  memory.fill(slab, 0, SLAB_HEADER_BYTES);
+  // Every field, word by word (a fill goes page by page through the MMU on the machine).
   memory.write32(slab + S_MAGIC, SLAB_MAGIC);
   memory.write32(slab + S_CACHE, cacheId);
+  memory.write32(slab + S_IN_USE, 0);
   memory.write32(slab + S_COLOUR, colour);
+  write64(memory, slab + S_NEXT, 0);
+  write64(memory, slab + S_PREV, 0);
   write64(memory, slab + S_BASE, base);
-  if (geometry.offSlab) memory.write32(slab + S_FREE, NO_INDEX);
+  write64(memory, slab + S_FREE, geometry.noIndex);
+  memory.write32(slab + S_FRESH, 0);
+  memory.write32(slab + S_LIST, 0);
   memory.write32(slab + S_PAGES, geometry.pagesPerSlab);
   memory.write32(slab + S_OBJECTS, geometry.objectsPerSlab);
-  memory.fill(slab + geometry.bitmapOffset, 0, 4 * Math.ceil(geometry.objectsPerSlab / 32));
+  const bitmap = slab + geometry.bitmapOffset;
+  const words = Math.ceil(geometry.objectsPerSlab / 32);
+  for (let word = 0; word < words; word++) memory.write32(bitmap + 4 * word, 0);
 }
 
 /** Address of the slab's first object (its base plus its colour). */
@@ -65,79 +70,78 @@ export function firstObjectOf(memory: Memory, geometry: SlabGeometry, slab: numb
 }
 
 /**
- * Takes a free object off the slab and marks it allocated; returns its index. A free-list link
- * that leaves the slab, misses an object boundary or names an allocated object throws
- * ECORRUPT (a write after free, most likely) before anything changes.
+ * Takes a free object off the slab and marks it allocated; returns its index. A free-list head
+ * or bufctl past the slab's objects, or naming an allocated object, throws ECORRUPT before
+ * anything changes.
  */
-export function takeObject(
-  memory: Memory,
-  geometry: SlabGeometry,
-  slab: number,
-  first: number,
-): number {
+export function takeObject(memory: Memory, geometry: SlabGeometry, slab: number): number {
   const objects = geometry.objectsPerSlab;
+  const noIndex = geometry.noIndex;
   // Work out the object and the new list head first; write only once both are known good.
-  let index: number;
+  let index = memory.read32(slab + S_FREE);
   let next = -1; // -1: the object comes from the never-used tail, not the free list
-  if (!geometry.offSlab) {
-    const head = read64(memory, slab + S_FREE);
-    if (head !== 0) {
-      index = (head - first) / geometry.stride;
-      if (!(index >= 0 && index < objects && Number.isInteger(index)))
-        corrupt(slab, `free-list head ${hex(head)} is not an object of the slab`);
-      next = read64(memory, head + geometry.linkOffset);
-      const nextIndex = (next - first) / geometry.stride;
-      if (next !== 0 && !(nextIndex >= 0 && nextIndex < objects && Number.isInteger(nextIndex))) {
-        corrupt(
-          slab,
-          `free object ${hex(head)} links to ${hex(next)}, which is not an object of the slab (written after free?)`,
-        );
-      }
-    } else {
-      index = memory.read32(slab + S_FRESH);
-    }
+  if (index !== noIndex) {
+    if (index >= objects) corrupt(slab, `free-list head index ${index} >= ${objects} objects`);
+    next =
+      geometry.bufctlWidth === 1
+        ? memory.read8(slab + geometry.bufctlOffset + index)
+        : memory.read16(slab + geometry.bufctlOffset + 2 * index);
+    if (next !== noIndex && next >= objects)
+      corrupt(slab, `bufctl ${index} links to index ${next} >= ${objects} objects`);
   } else {
-    const head = memory.read32(slab + S_FREE);
-    if (head !== NO_INDEX) {
-      if (head >= objects) corrupt(slab, `free-list head index ${head} >= ${objects} objects`);
-      next = memory.read8(slab + geometry.bufctlOffset + head);
-      if (next !== NO_INDEX && next >= objects)
-        corrupt(slab, `bufctl ${head} links to index ${next} >= ${objects} objects`);
-      index = head;
-    } else {
-      index = memory.read32(slab + S_FRESH);
-    }
+    index = memory.read32(slab + S_FRESH);
+    if (index >= objects) corrupt(slab, "no free object although the slab is not listed as full");
   }
-  if (next < 0 && index >= objects)
-    corrupt(slab, "no free object although the slab is not listed as full");
   const word = slab + geometry.bitmapOffset + (index >>> 5) * 4;
   const bits = memory.read32(word);
   const bit = 1 << (index & 31);
   if ((bits & bit) !== 0) corrupt(slab, `object ${index} is on the free list but allocated`);
   if (next < 0) memory.write32(slab + S_FRESH, index + 1);
-  else if (geometry.offSlab) memory.write32(slab + S_FREE, next);
-  else write64(memory, slab + S_FREE, next);
+  else memory.write32(slab + S_FREE, next);
   memory.write32(word, (bits | bit) >>> 0);
   return index;
 }
 
-/** Puts allocated object `index` (at `addr`) back on the slab's free list. */
+/** Puts allocated object `index` back on the slab's free list. */
 export function putObject(
   memory: Memory,
   geometry: SlabGeometry,
   slab: number,
   index: number,
-  addr: number,
 ): void {
   const word = slab + geometry.bitmapOffset + (index >>> 5) * 4;
-  memory.write32(word, (memory.read32(word) & ~(1 << (index & 31))) >>> 0);
-  if (!geometry.offSlab) {
-    write64(memory, addr + geometry.linkOffset, read64(memory, slab + S_FREE));
-    write64(memory, slab + S_FREE, addr);
-  } else {
-    memory.write8(slab + geometry.bufctlOffset + index, memory.read32(slab + S_FREE));
-    memory.write32(slab + S_FREE, index);
-  }
+  putObjectWithBits(memory, geometry, slab, index, word, memory.read32(word));
+}
+
+/**
+ * The same, when the caller has just read the object's bitmap word (`bits`, at `word`), as
+ * locating the pointer does. The object itself is not written.
+ */
+export function putObjectWithBits(
+  memory: Memory,
+  geometry: SlabGeometry,
+  slab: number,
+  index: number,
+  word: number,
+  bits: number,
+): void {
+  memory.write32(word, (bits & ~(1 << (index & 31))) >>> 0);
+  const head = memory.read32(slab + S_FREE);
+  if (geometry.bufctlWidth === 1) memory.write8(slab + geometry.bufctlOffset + index, head);
+  else memory.write16(slab + geometry.bufctlOffset + 2 * index, head);
+  memory.write32(slab + S_FREE, index);
+}
+
+/** The next index after object `index` on the free list (its bufctl). */
+export function bufctlOf(
+  memory: Memory,
+  geometry: SlabGeometry,
+  slab: number,
+  index: number,
+): number {
+  return geometry.bufctlWidth === 1
+    ? memory.read8(slab + geometry.bufctlOffset + index)
+    : memory.read16(slab + geometry.bufctlOffset + 2 * index);
 }
 
 /** True when object `index` is handed out. */

@@ -255,7 +255,7 @@ describe("cacheFree and heap_free keep caches apart", () => {
     const r = heap.cacheAlloc(red);
     const r2 = heap.cacheAlloc(red);
     const b = heap.cacheAlloc(blue);
-    const k = heap.heap_alloc(48);
+    const k = heap.heap_alloc(60);
     writePattern(memory, r, 48, 1);
     writePattern(memory, b, 48, 2);
     heap.cacheFree(red, r2);

@@ -38,37 +38,48 @@ describe("check() finds corrupted metadata", () => {
     expectError(() => heap.check(), "ECORRUPT", message);
   });
 
-  it("a free-list link outside the slab (and heap_alloc refuses to follow it)", () => {
+  /** Writes object `obj`'s bufctl (kmalloc-64: 61 objects, so one byte each, 0xff ends). */
+  function setBufctl(heap: SlabHeap, memory: FlatMemory, obj: number, next: number): void {
+    const g = heap.findCache("kmalloc-64")!.geometry;
+    const first = headerOf(obj) - 4032 + memory.read32(headerOf(obj) + 12);
+    memory.write8(headerOf(obj) + g.bufctlOffset + (obj - first) / g.stride, next);
+  }
+  const indexOf = (memory: FlatMemory, obj: number): number =>
+    (obj - (headerOf(obj) - 4032 + memory.read32(headerOf(obj) + 12))) / 64;
+
+  it("a bufctl past the slab's objects (and heap_alloc refuses to follow it)", () => {
     const { heap, memory, c } = withFreeList();
-    write64(memory, c, 0x7f0000);
-    expectError(() => heap.check(), "ECORRUPT", /free-list link 0x7f0000/);
-    // Taking c would make the bad link the list head: heap_alloc refuses, changing nothing.
-    expectError(() => heap.heap_alloc(64), "ECORRUPT", /links to 0x7f0000/);
+    setBufctl(heap, memory, c, 200);
+    expectError(() => heap.check(), "ECORRUPT", /free-list link to object 200/);
+    // Taking c would make the bad bufctl the list head: heap_alloc refuses, changing nothing.
+    expectError(() => heap.heap_alloc(64), "ECORRUPT", /links to index 200/);
     expect(heap.stats().liveBlocks).toBe(2);
   });
 
-  it("a free-list link off an object boundary", () => {
+  it("writes into freed objects do not touch the free list", () => {
     const { heap, memory, b, c } = withFreeList();
-    write64(memory, c, b + 4);
-    expectError(() => heap.check(), "ECORRUPT", /not a handed-out object/);
-    expectError(() => heap.heap_alloc(64), "ECORRUPT", /not an object of the slab/);
+    memory.fill(b, 0xa5, 64);
+    memory.fill(c, 0x5a, 64);
+    heap.check();
+    expect([heap.heap_alloc(64), heap.heap_alloc(64)]).toEqual([c, b]);
+    heap.check();
   });
 
   it("a free-list cycle", () => {
     const { heap, memory, b, c } = withFreeList();
-    write64(memory, b, c);
+    setBufctl(heap, memory, b, indexOf(memory, c));
     expectError(() => heap.check(), "ECORRUPT", /cycle/);
   });
 
   it("a free list cut short (count mismatch)", () => {
     const { heap, memory, c } = withFreeList();
-    write64(memory, c, 0);
+    setBufctl(heap, memory, c, 0xff);
     expectError(() => heap.check(), "ECORRUPT", /holds 1 of 2/);
   });
 
   it("a free-list link to an allocated object (and heap_alloc refuses to hand it out twice)", () => {
     const { heap, memory, a, c } = withFreeList();
-    write64(memory, c, a);
+    setBufctl(heap, memory, c, indexOf(memory, a));
     expectError(() => heap.check(), "ECORRUPT", /allocated/);
     heap.heap_alloc(64);
     const stats = heap.stats();

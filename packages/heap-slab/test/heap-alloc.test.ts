@@ -3,11 +3,14 @@ import fc from "fast-check";
 import { LARGEST_CLASS, SIZE_CLASSES } from "@allockit/heap-slab";
 import { expectError, flatHeap } from "./helpers.js";
 
+/** A class's object alignment: the largest power of two dividing it, at most a page. */
+const classAlign = (cls: number): number => Math.min(cls & -cls, 4096);
+
 /** The usable size heap_alloc(size, align) must give: the class, or whole pages. */
 function expectedUsable(size: number, align: number): number {
   const alignment = Math.max(align, 8);
   for (const cls of SIZE_CLASSES) {
-    if (cls >= size && (cls & -cls) >= alignment) return cls;
+    if (cls >= size && classAlign(cls) >= alignment) return cls;
   }
   return Math.max(1, Math.ceil(size / 4096)) * 4096;
 }
@@ -21,7 +24,7 @@ describe("heap_alloc size classes", () => {
       for (const size of [previous + 1, Math.floor((previous + cls + 1) / 2), cls]) {
         const ptr = heap.heap_alloc(size);
         expect(heap.heap_size(ptr)).toBe(cls);
-        expect(ptr % (cls & -cls)).toBe(0);
+        expect(ptr % classAlign(cls)).toBe(0);
       }
       const row = heap.slabinfo().find((r) => r.name === `kmalloc-${cls}`)!;
       expect(row.activeObjs).toBe(3);
@@ -36,19 +39,21 @@ describe("heap_alloc size classes", () => {
 
   it("moves up to a class whose alignment is large enough", () => {
     const { heap } = flatHeap();
-    expect(heap.heap_size(heap.heap_alloc(90, 64))).toBe(128); // 96 is only 32-aligned
-    expect(heap.heap_size(heap.heap_alloc(150, 128))).toBe(256); // 192 is only 64-aligned
+    expect(heap.heap_size(heap.heap_alloc(90, 64))).toBe(128); // 96 and 112 are 32- and 16-aligned
+    expect(heap.heap_size(heap.heap_alloc(150, 128))).toBe(256); // 160 .. 224 are 32- or 64-aligned
     expect(heap.heap_size(heap.heap_alloc(8, 2048))).toBe(2048);
+    expect(heap.heap_size(heap.heap_alloc(3000, 1024))).toBe(3072);
+    expect(heap.heap_size(heap.heap_alloc(9000, 4096))).toBe(12288); // 10240 is 2048-aligned
     heap.check();
   });
 
   it("serves larger sizes and larger alignments as page runs", () => {
     const { heap } = flatHeap();
     const cases: [number, number, number][] = [
-      [LARGEST_CLASS + 1, 0, 4096],
-      [4096, 0, 4096],
-      [4097, 0, 8192],
-      [8, 4096, 4096],
+      [LARGEST_CLASS + 1, 0, Math.ceil((LARGEST_CLASS + 1) / 4096) * 4096],
+      [4096, 8192, 4096],
+      [4097, 8192, 8192],
+      [8, 8192, 4096],
       [0, 8192, 4096],
       [100_000, 0, 25 * 4096],
       [5000, 1024 * 1024, 8192],
@@ -104,7 +109,7 @@ describe("heap_free and heap_size tell pointers apart", () => {
   it("reads 0 and refuses foreign, interior and freed pointers, changing nothing", () => {
     const { heap } = flatHeap();
     const small = heap.heap_alloc(40);
-    const run = heap.heap_alloc(10_000);
+    const run = heap.heap_alloc(20_000);
     const freed = heap.heap_alloc(40);
     heap.heap_free(freed);
     const before = heap.stats();
@@ -113,7 +118,7 @@ describe("heap_free and heap_size tell pointers apart", () => {
     }
     expectError(() => heap.heap_free(small + 8), "EFAULT", /8 bytes into object/);
     expectError(() => heap.heap_free(run + 16), "EFAULT", /16 bytes into the page run/);
-    expectError(() => heap.heap_free(freed), "EDOUBLEFREE", /kmalloc-64/);
+    expectError(() => heap.heap_free(freed), "EDOUBLEFREE", /kmalloc-40/);
     expectError(() => heap.heap_free(2 ** 40), "EFAULT", /not in this heap/);
     expectError(() => heap.heap_free(1.5), "EINVAL", /1\.5/);
     // The metadata at the end of a small slab's page is not an object.

@@ -88,7 +88,7 @@ describe("reap policy", () => {
 describe("the page-ownership table", () => {
   it("grows past half full, shrinks below an eighth, and goes back when empty", () => {
     const { heap, source } = flatHeap({ keepEmptySlabs: 0 });
-    const runs = Array.from({ length: 300 }, () => heap.heap_alloc(4000));
+    const runs = Array.from({ length: 300 }, () => heap.heap_alloc(4000, 8192));
     // 300 entries need 1024 slots (at most half full): 16 bytes each, 4 pages.
     expect(heap.stats().extra).toMatchObject({ tableEntries: 300, tablePages: 4 });
     for (const run of runs) expect(heap.heap_size(run)).toBe(4096);
