@@ -13,17 +13,22 @@ import {
 import type { Heap, HeapStats, Memory, PageSource } from "@allockit/core";
 import { BucketList } from "./buckets.js";
 import { BUCKET_FLAGS, KIND_MASK, normalizeFlags, requireSupport } from "./flags.js";
+import { binHead, binOf, fileFree, nextBin } from "./free-index.js";
 import {
   BK_FLAGS,
   BK_FREE_HEAD,
   BK_LARGEST,
-  BK_NEXT,
   BK_PEBBLES_OFFSET,
   BK_PEBBLE_COUNT,
+  BK_SIZE,
+  EXACT_BINS,
   GRANULE,
+  INDEX_BYTES,
+  INDEX_NAME,
   MAX_ALIGN,
   MAX_BUCKET_BYTES,
   MIN_PEBBLE_DATA,
+  MIN_SPLIT,
   PEBBLE_HEADER_BYTES,
   PEBBLE_MAGIC,
   PB_ALIGN,
@@ -35,14 +40,24 @@ import {
   PB_REQUESTED,
   PB_SIZE,
   PB_STATE,
+  PB_NEXT,
+  PB_PREV,
   USED_TAG,
   bucketBytesFor,
   read64,
+  write64,
 } from "./layout.js";
 import { checkName, readName, writeName } from "./names.js";
 import { resolveBucketHeapOptions } from "./options.js";
 import type { BucketHeapOptions, ResolvedBucketHeapOptions } from "./options.js";
-import { carve, isPebbleStart, placeIn, release, resizeInPlace } from "./pebbles.js";
+import {
+  carve,
+  isPebbleStart,
+  markPebbleStart,
+  placeIn,
+  release,
+  resizeInPlace,
+} from "./pebbles.js";
 import { rejectPointer } from "./pointers.js";
 import { walkHeap } from "./walk.js";
 import type { WalkTotals } from "./walk.js";
@@ -74,9 +89,13 @@ export class BucketHeap implements Heap {
   private readonly bucketSpace: number;
 
   private readonly buckets: BucketList;
+  /** The free-pebble index: the data of the used pebble `indexPebble` in the first bucket. */
+  private readonly ix: number;
+  private readonly indexPebble: number;
   // Where the last fit search or pointer lookup landed (scalars, so nothing is allocated).
   private foundBucket = 0;
-  private foundPebble = 0;
+  private foundSize = 0;
+  private foundData = 0;
 
   private readonly counters = new HeapCounters();
 
@@ -88,13 +107,17 @@ export class BucketHeap implements Heap {
     this.bestFit = this.options.fit === "best";
     this.bucketSpace = this.options.bucketKiB * 1024;
     this.buckets = new BucketList(this.memory, source, this.bucketSpace);
-    if (this.buckets.grow(VIRTUAL | PERSISTENT, 0) === 0) {
+    const first = this.buckets.grow(VIRTUAL | PERSISTENT, 0);
+    if (first === 0) {
       throw new AllocatorError(
         "ENOMEM",
         `heap-bucket: the page source cannot supply the first bucket (${bucketBytesFor(this.bucketSpace) / PAGE_SIZE} pages)`,
         this.bucketSpace,
       );
     }
+    this.indexPebble = makeIndex(this.memory, first);
+    this.ix = this.indexPebble + PEBBLE_HEADER_BYTES;
+    this.buckets.ix = this.ix;
   }
 
   // ---------------------------------------------------------------- the extended API
@@ -127,7 +150,7 @@ export class BucketHeap implements Heap {
     const given = flags === undefined ? -1 : normalizeFlags(flags, "krealloc");
     if (name !== undefined) checkName(name, "krealloc");
     const p = this.usedPebbleAt(ptr);
-    if (p === 0) rejectPointer(this.memory, this.buckets.bucketOf(ptr), "krealloc", ptr);
+    if (p === 0) this.reject(ptr, "krealloc");
     const bucket = this.foundBucket;
     if (size === 0) {
       this.freeUsed(bucket, p);
@@ -142,7 +165,7 @@ export class BucketHeap implements Heap {
     if (
       size <= MAX_BUCKET_BYTES &&
       (requestFlags & KIND_MASK) === kind &&
-      resizeInPlace(mem, bucket, p, pebbleBytes(size), kind)
+      resizeInPlace(mem, this.ix, bucket, p, pebbleBytes(size), kind)
     ) {
       const usable = mem.read32(p + PB_SIZE);
       mem.write32(p + PB_FLAGS, requestFlags);
@@ -195,7 +218,7 @@ export class BucketHeap implements Heap {
     if (ptr === 0) return;
     checkPointer(ptr);
     const p = this.usedPebbleAt(ptr);
-    if (p === 0) rejectPointer(this.memory, this.buckets.bucketOf(ptr), "heap_free", ptr);
+    if (p === 0) this.reject(ptr, "heap_free");
     this.freeUsed(this.foundBucket, p);
   }
 
@@ -203,13 +226,13 @@ export class BucketHeap implements Heap {
     return this.counters.stats(
       this.buckets.footprintBytes,
       this.buckets.peakFootprintBytes,
-      this.buckets.figures(this.counters.liveBytes),
+      this.buckets.figures(this.counters.liveBytes + INDEX_BYTES),
     );
   }
 
   /** Walks every bucket and pebble (see {@link BucketHeap.dump}) and checks the counters; ECORRUPT. */
   check(): void {
-    this.verify(walkHeap(this.memory, this.buckets.first));
+    this.verify(walkHeap(this.memory, this.buckets.first, this.indexPebble));
   }
 
   /**
@@ -219,7 +242,7 @@ export class BucketHeap implements Heap {
    */
   dump(): string {
     const lines: string[] = [];
-    this.verify(walkHeap(this.memory, this.buckets.first, lines));
+    this.verify(walkHeap(this.memory, this.buckets.first, this.indexPebble, lines));
     return lines.join("\n");
   }
 
@@ -230,29 +253,34 @@ export class BucketHeap implements Heap {
     const mem = this.memory;
     const need = pebbleBytes(size);
     const kind = flags & KIND_MASK;
-    let data = this.findFit(kind, need, alignment);
-    if (data === 0) {
+    let f =
+      alignment === GRANULE ? this.findFit(kind, need) : this.findAligned(kind, need, alignment);
+    let bucket: number;
+    if (f === 0) {
       const extra = alignment > GRANULE ? alignment + PEBBLE_HEADER_BYTES : 0;
-      const bucket = this.buckets.grow(kind, PEBBLE_HEADER_BYTES + need + extra);
+      bucket = this.buckets.grow(kind, PEBBLE_HEADER_BYTES + need + extra);
       if (bucket === 0) return this.fail();
-      const first = bucket + mem.read32(bucket + BK_PEBBLES_OFFSET);
-      data = placeIn(first, mem.read32(first + PB_SIZE), need, alignment);
-      if (data === 0) {
+      f = bucket + mem.read32(bucket + BK_PEBBLES_OFFSET);
+      this.foundSize = mem.read32(f + PB_SIZE);
+      this.foundData = placeIn(f, this.foundSize, need, alignment);
+      if (this.foundData === 0) {
         // Unreachable while grow sizes buckets for the worst-case alignment gap.
         this.buckets.drop(bucket);
         return this.fail();
       }
-      this.foundBucket = bucket;
-      this.foundPebble = first;
+    } else {
+      bucket = read64(mem, f + PB_PARENT);
     }
-    const bucket = this.foundBucket;
-    const p = carve(mem, bucket, this.foundPebble, data, need, kind);
-    mem.write32(p + PB_FLAGS, flags);
+    const data = this.foundData;
+    const p = carve(mem, this.ix, bucket, f, this.foundSize, data, need, kind);
+    // carve leaves the bucket's kind, alignment 64 and an empty name: write what differs.
+    if (flags !== kind) mem.write32(p + PB_FLAGS, flags);
     mem.write32(p + PB_REQUESTED, size);
-    mem.write32(p + PB_ALIGN, alignment);
-    writeName(mem, p + PB_NAME, name);
+    if (alignment !== GRANULE) mem.write32(p + PB_ALIGN, alignment);
+    if (name !== "") writeName(mem, p + PB_NAME, name);
     if ((flags & PERSISTENT) !== 0) this.markPersistent(bucket);
-    const usable = mem.read32(p + PB_SIZE);
+    const room = f + PEBBLE_HEADER_BYTES + this.foundSize - data;
+    const usable = room - need >= MIN_SPLIT ? need : room;
     if ((flags & CLEAR) !== 0) mem.fill(data, 0, usable);
     this.counters.allocated(usable, size);
     return data;
@@ -264,32 +292,88 @@ export class BucketHeap implements Heap {
   }
 
   /**
-   * Data address for `need` bytes at `alignment` in a bucket of kind `kind`, or 0. Buckets are
-   * tried in list order, skipping those whose largest free pebble is too small; inside one,
-   * first fit takes the first free pebble that fits, best fit the smallest.
+   * A free pebble of kind `kind` for `need` bytes at the default alignment (its data size in
+   * foundSize, its data address in foundData), or 0. The search starts at the request's size
+   * bin: an exact bin (up to 4096 bytes) holds only pebbles of that size, so its first pebble
+   * of the right kind is taken; in a bin of a size range, first fit takes the first pebble that
+   * is large enough, best fit the smallest. When that bin has nothing, the next non-empty bins
+   * are tried in size order; every pebble there is large enough, so first fit takes the first
+   * of the right kind and best fit the smallest.
    */
-  private findFit(kind: number, need: number, alignment: number): number {
+  private findFit(kind: number, need: number): number {
     const mem = this.memory;
-    for (let b = this.buckets.first; b !== 0; b = read64(mem, b + BK_NEXT)) {
-      if ((mem.read32(b + BK_FLAGS) & KIND_MASK) !== kind || mem.read32(b + BK_LARGEST) < need)
-        continue;
-      let bestData = 0;
+    const ix = this.ix;
+    const anyKind = kind !== VIRTUAL || this.buckets.otherKinds !== 0;
+    let bin = binOf(need);
+    if (bin < EXACT_BINS || !this.bestFit) {
+      // The head of an exact bin fits; elsewhere, the first that fits.
+      for (let f = binHead(mem, ix, bin); f !== 0; f = read64(mem, f + PB_FREE_NEXT)) {
+        if (anyKind && mem.read32(f + PB_FLAGS) !== kind) continue;
+        const size = bin < EXACT_BINS ? need : mem.read32(f + PB_SIZE);
+        if (size < need) continue;
+        return this.found(f, size);
+      }
+      bin = nextBin(mem, ix, bin + 1);
+      if (!this.bestFit) {
+        for (; bin !== -1; bin = nextBin(mem, ix, bin + 1)) {
+          for (let f = binHead(mem, ix, bin); f !== 0; f = read64(mem, f + PB_FREE_NEXT)) {
+            if (anyKind && mem.read32(f + PB_FLAGS) !== kind) continue;
+            return this.found(f, mem.read32(f + PB_SIZE));
+          }
+        }
+        return 0;
+      }
+    }
+    // Best fit: the smallest pebble of the first bin that has one that fits.
+    for (; bin !== -1; bin = nextBin(mem, ix, bin + 1)) {
+      let best = 0;
       let bestSize = 0;
-      let bestPebble = 0;
-      for (let f = read64(mem, b + BK_FREE_HEAD); f !== 0; f = read64(mem, f + PB_FREE_NEXT)) {
+      for (let f = binHead(mem, ix, bin); f !== 0; f = read64(mem, f + PB_FREE_NEXT)) {
+        if (anyKind && mem.read32(f + PB_FLAGS) !== kind) continue;
         const size = mem.read32(f + PB_SIZE);
-        if (size < need || (bestData !== 0 && size >= bestSize)) continue;
+        if (size < need || (best !== 0 && size >= bestSize)) continue;
+        best = f;
+        bestSize = size;
+        if (size === need) break;
+      }
+      if (best !== 0) return this.found(best, bestSize);
+    }
+    return 0;
+  }
+
+  private found(f: number, size: number): number {
+    this.foundSize = size;
+    this.foundData = f + PEBBLE_HEADER_BYTES;
+    return f;
+  }
+
+  /**
+   * As findFit, for an alignment above 64: a pebble fits when the aligned data (behind a pad
+   * pebble if there is a gap) fits in it. Bins are tried in size order from the request's;
+   * first fit takes the first pebble that fits, best fit the smallest of the first bin with one.
+   */
+  private findAligned(kind: number, need: number, alignment: number): number {
+    const mem = this.memory;
+    const ix = this.ix;
+    for (let bin = nextBin(mem, ix, binOf(need)); bin !== -1; bin = nextBin(mem, ix, bin + 1)) {
+      let best = 0;
+      let bestSize = 0;
+      let bestData = 0;
+      for (let f = binHead(mem, ix, bin); f !== 0; f = read64(mem, f + PB_FREE_NEXT)) {
+        if (mem.read32(f + PB_FLAGS) !== kind) continue;
+        const size = mem.read32(f + PB_SIZE);
+        if (best !== 0 && size >= bestSize) continue;
         const data = placeIn(f, size, need, alignment);
         if (data === 0) continue;
-        bestData = data;
+        best = f;
         bestSize = size;
-        bestPebble = f;
-        if (!this.bestFit || size === need) break;
+        bestData = data;
+        if (!this.bestFit) break;
       }
-      if (bestData !== 0) {
-        this.foundBucket = b;
-        this.foundPebble = bestPebble;
-        return bestData;
+      if (best !== 0) {
+        this.foundSize = bestSize;
+        this.foundData = bestData;
+        return best;
       }
     }
     return 0;
@@ -304,11 +388,11 @@ export class BucketHeap implements Heap {
   /** Frees used pebble `p` of `bucket`; an empty bucket goes back unless it is PERSISTENT. */
   private freeUsed(bucket: number, p: number): void {
     const mem = this.memory;
-    this.counters.released(mem.read32(p + PB_SIZE), mem.read32(p + PB_REQUESTED));
+    const size = mem.read32(p + PB_SIZE);
+    this.counters.released(size, mem.read32(p + PB_REQUESTED));
     const flags = mem.read32(bucket + BK_FLAGS);
-    release(mem, bucket, p, flags & KIND_MASK);
-    if ((flags & PERSISTENT) === 0 && mem.read32(bucket + BK_PEBBLE_COUNT) === 1)
-      this.buckets.drop(bucket);
+    const pebbles = release(mem, this.ix, bucket, p, size, flags & KIND_MASK);
+    if (pebbles === 1 && (flags & PERSISTENT) === 0) this.buckets.drop(bucket);
   }
 
   /**
@@ -323,7 +407,7 @@ export class BucketHeap implements Heap {
     const p = ptr - PEBBLE_HEADER_BYTES;
     const offset = p - bucket;
     if (offset < mem.read32(bucket + BK_PEBBLES_OFFSET) || offset % GRANULE !== 0) return 0;
-    if (!isPebbleStart(mem, bucket, p)) return 0;
+    if (!isPebbleStart(mem, bucket, p) || p === this.indexPebble) return 0;
     if (
       mem.read32(p + PB_MAGIC) !== PEBBLE_MAGIC ||
       mem.read32(p + PB_STATE) !== USED_TAG ||
@@ -337,8 +421,20 @@ export class BucketHeap implements Heap {
   private liveHeader(ptr: number, call: string): number {
     checkPointer(ptr);
     const p = ptr < PEBBLE_HEADER_BYTES ? 0 : this.usedPebbleAt(ptr);
-    if (p === 0) rejectPointer(this.memory, this.buckets.bucketOf(ptr), call, ptr);
+    if (p === 0) this.reject(ptr, call);
     return p;
+  }
+
+  /** Raises the error for a pointer that is not a live block (see rejectPointer). */
+  private reject(ptr: number, call: string): never {
+    if (ptr === this.ix) {
+      throw new AllocatorError(
+        "EFAULT",
+        `${call}: pointer ${describeValue(ptr)} is the heap's own free-pebble index, not a block`,
+        ptr,
+      );
+    }
+    return rejectPointer(this.memory, this.buckets.bucketOf(ptr), call, ptr);
   }
 
   // ---------------------------------------------------------------- check
@@ -370,6 +466,37 @@ export class BucketHeap implements Heap {
         `live counters (${totals.liveBlocks} blocks / ${totals.liveBytes} B walked, ${this.counters.liveBlocks} / ${this.counters.liveBytes} counted)`,
       );
   }
+}
+
+/**
+ * Makes the free-pebble index in the first bucket: a used pebble of INDEX_BYTES at its end
+ * (flags VIRTUAL|PERSISTENT, named INDEX_NAME, never handed out, not counted as live), zeroed,
+ * in front of which the rest of the bucket stays one free pebble, filed in the new index.
+ * Returns the index pebble's header.
+ */
+function makeIndex(mem: Memory, bucket: number): number {
+  const first = bucket + mem.read32(bucket + BK_PEBBLES_OFFSET);
+  const q = bucket + mem.read32(bucket + BK_SIZE) - PEBBLE_HEADER_BYTES - INDEX_BYTES;
+  const freeSize = q - first - PEBBLE_HEADER_BYTES;
+  mem.fill(q, 0, PEBBLE_HEADER_BYTES + INDEX_BYTES);
+  mem.write32(q + PB_MAGIC, PEBBLE_MAGIC);
+  mem.write32(q + PB_FLAGS, VIRTUAL | PERSISTENT);
+  mem.write32(q + PB_STATE, USED_TAG);
+  mem.write32(q + PB_SIZE, INDEX_BYTES);
+  mem.write32(q + PB_REQUESTED, INDEX_BYTES);
+  mem.write32(q + PB_ALIGN, GRANULE);
+  write64(mem, q + PB_PARENT, bucket);
+  write64(mem, q + PB_PREV, first);
+  writeName(mem, q + PB_NAME, INDEX_NAME);
+  write64(mem, first + PB_NEXT, q);
+  mem.write32(first + PB_SIZE, freeSize);
+  markPebbleStart(mem, bucket, q, true);
+  mem.write32(bucket + BK_PEBBLE_COUNT, 2);
+  mem.write32(bucket + BK_LARGEST, freeSize);
+  const ix = q + PEBBLE_HEADER_BYTES;
+  write64(mem, bucket + BK_FREE_HEAD, ix);
+  fileFree(mem, ix, first, freeSize);
+  return q;
 }
 
 /** Data bytes of a pebble for `size` requested bytes: a multiple of 64, at least 64. */

@@ -15,17 +15,22 @@ import {
   BK_PREV,
   BK_SIZE,
   BUCKET_MAGIC,
+  CACHE_CHUNK,
+  CACHE_SLOTS,
+  IX_CACHE,
   MAX_BUCKET_BYTES,
   PEBBLE_HEADER_BYTES,
   PB_FREE_NEXT,
   PB_FREE_PREV,
   PB_NEXT,
   PB_PREV,
+  PB_SIZE,
   bucketBytesFor,
   pebblesOffset,
   read64,
   write64,
 } from "./layout.js";
+import { fileFree, unfileFree } from "./free-index.js";
 import { markPebbleStart, writeFreeHeader } from "./pebbles.js";
 
 /** Buckets are at least 64 KiB of pebble space. */
@@ -33,7 +38,9 @@ export const MIN_BUCKET_SPACE = 64 * 1024;
 
 /**
  * The heap's buckets: runs of pages from the PageSource, linked in a list through their
- * headers, oldest first. JavaScript keeps the two ends, a lookup hint and the counters.
+ * headers, oldest first. JavaScript keeps the two ends, a lookup hint and the counters; the
+ * bucket-lookup cache (one bucket per 64 KiB chunk of addresses, direct-mapped) lives in the
+ * free-pebble index, in RAM.
  */
 export class BucketList {
   /** The first bucket (created with the heap, never returned), 0 before that. */
@@ -41,6 +48,10 @@ export class BucketList {
   /** The last bucket; new buckets are linked after it. */
   last = 0;
   count = 0;
+  /** Buckets whose kind is not VIRTUAL (while 0, no search needs to look at pebble kinds). */
+  otherKinds = 0;
+  /** The free-pebble index (see free-index.ts); 0 until the heap has made it. */
+  ix = 0;
   footprintBytes = 0;
   peakFootprintBytes = 0;
   // The last bucket found by address, so runs of nearby pointers skip the list walk.
@@ -73,21 +84,27 @@ export class BucketList {
     }
     if (bucket === 0) return 0;
     const mem = this.memory;
-    initBucket(mem, bucket, bytes, flags);
+    initBucket(mem, bucket, bytes, flags, this.ix);
     write64(mem, bucket + BK_PREV, this.last);
     if (this.last === 0) this.first = bucket;
     else write64(mem, this.last + BK_NEXT, bucket);
     this.last = bucket;
     this.count++;
+    if ((flags & KIND_MASK) !== BUCKET_FLAGS.VIRTUAL) this.otherKinds++;
     this.footprintBytes += bytes;
     if (this.footprintBytes > this.peakFootprintBytes)
       this.peakFootprintBytes = this.footprintBytes;
     return bucket;
   }
 
-  /** Unlinks a bucket and gives its pages back to the source. */
+  /**
+   * Unlinks a bucket (whose one pebble is free, filed in the index) and gives its pages back to
+   * the source.
+   */
   drop(bucket: number): void {
     const mem = this.memory;
+    const first = read64(mem, bucket + BK_FIRST);
+    unfileFree(mem, this.ix, first, mem.read32(first + PB_SIZE), false);
     const prev = read64(mem, bucket + BK_PREV);
     const next = read64(mem, bucket + BK_NEXT);
     if (prev === 0) this.first = next;
@@ -97,6 +114,8 @@ export class BucketList {
     const bytes = mem.read32(bucket + BK_SIZE);
     mem.write32(bucket + BK_MAGIC, 0);
     if (this.cached === bucket) this.cached = this.cachedEnd = 0;
+    this.forget(bucket, bytes);
+    if ((mem.read32(bucket + BK_FLAGS) & KIND_MASK) !== BUCKET_FLAGS.VIRTUAL) this.otherKinds--;
     this.count--;
     this.footprintBytes -= bytes;
     this.source.freePages(bucket, bytes / PAGE_SIZE);
@@ -131,27 +150,62 @@ export class BucketList {
     };
   }
 
-  /** The bucket containing `addr`, or 0. */
+  /**
+   * The bucket containing `addr`, or 0: the JavaScript hint, then the lookup cache slot of the
+   * address's 64 KiB chunk, then a walk of the list (which refills the slot).
+   */
   bucketOf(addr: number): number {
     if (addr >= this.cached && addr < this.cachedEnd) return this.cached;
     const mem = this.memory;
+    const slot = this.ix + IX_CACHE + (Math.floor(addr / CACHE_CHUNK) % CACHE_SLOTS) * 8;
+    const hit = this.ix === 0 ? 0 : read64(mem, slot);
+    if (hit !== 0 && addr >= hit) {
+      const end = hit + mem.read32(hit + BK_SIZE);
+      if (addr < end) {
+        this.cached = hit;
+        this.cachedEnd = end;
+        return hit;
+      }
+    }
     for (let b = this.first; b !== 0; b = read64(mem, b + BK_NEXT)) {
       const end = b + mem.read32(b + BK_SIZE);
       if (addr >= b && addr < end) {
         this.cached = b;
         this.cachedEnd = end;
+        if (this.ix !== 0) write64(mem, slot, b);
         return b;
       }
     }
     return 0;
   }
+
+  /** Clears the lookup-cache slots that name `bucket` (of `bytes`). */
+  private forget(bucket: number, bytes: number): void {
+    const mem = this.memory;
+    const firstChunk = Math.floor(bucket / CACHE_CHUNK);
+    const chunks = Math.min(
+      Math.floor((bucket + bytes - 1) / CACHE_CHUNK) - firstChunk + 1,
+      CACHE_SLOTS,
+    );
+    for (let i = 0; i < chunks; i++) {
+      const slot = this.ix + IX_CACHE + ((firstChunk + i) % CACHE_SLOTS) * 8;
+      if (read64(mem, slot) === bucket) write64(mem, slot, 0);
+    }
+  }
 }
 
 /**
  * Lays out a fresh bucket of `bytes` at `bucket`: the header (not yet linked into the bucket
- * list), a cleared bitmap, and one free pebble spanning all the pebble space.
+ * list), a cleared bitmap, and one free pebble spanning all the pebble space, filed in the
+ * index `ix` (unless that is 0: the first bucket, which holds the index, files it itself).
  */
-function initBucket(memory: Memory, bucket: number, bytes: number, flags: number): void {
+function initBucket(
+  memory: Memory,
+  bucket: number,
+  bytes: number,
+  flags: number,
+  ix: number,
+): void {
   const offset = pebblesOffset(bytes);
   memory.fill(bucket, 0, offset);
   const first = bucket + offset;
@@ -163,7 +217,7 @@ function initBucket(memory: Memory, bucket: number, bytes: number, flags: number
   memory.write32(bucket + BK_LARGEST, size);
   memory.write32(bucket + BK_PEBBLE_COUNT, 1);
   write64(memory, bucket + BK_FIRST, first);
-  write64(memory, bucket + BK_FREE_HEAD, first);
+  write64(memory, bucket + BK_FREE_HEAD, ix);
   memory.write32(bucket + BK_FREE_COUNT, 1);
   memory.write32(bucket + BK_PAGES, bytes / PAGE_SIZE);
   // BK_PREV and BK_NEXT are zero from the fill; the list links the bucket in.
@@ -173,4 +227,5 @@ function initBucket(memory: Memory, bucket: number, bytes: number, flags: number
   write64(memory, first + PB_FREE_NEXT, 0);
   write64(memory, first + PB_FREE_PREV, 0);
   markPebbleStart(memory, bucket, first, true);
+  if (ix !== 0) fileFree(memory, ix, first, size);
 }

@@ -38,7 +38,10 @@ export const BK_PREV = 24;
 export const BK_NEXT = 32;
 /** The first pebble (always bucket + pebbles offset; kept as the spec's `first` link). */
 export const BK_FIRST = 40;
-/** Head of the bucket's free-pebble list. */
+/**
+ * The free-pebble index the bucket's free pebbles are filed in (the heap's size bins; see
+ * free-index.ts). It was the head of a per-bucket free list; the field and its place stayed.
+ */
 export const BK_FREE_HEAD = 48;
 /** Free pebbles in the bucket. */
 export const BK_FREE_COUNT = 56;
@@ -63,12 +66,30 @@ export const PB_ALIGN = 20;
 export const PB_PARENT = 24;
 export const PB_PREV = 32;
 export const PB_NEXT = 40;
-/** Free-list links (0 while the pebble is used). */
+/** Links of the size bin a free pebble is filed in (0 while the pebble is used). */
 export const PB_FREE_NEXT = 48;
 export const PB_FREE_PREV = 56;
 /** The debug name: up to 31 ASCII bytes, NUL-terminated. */
 export const PB_NAME = 64;
 export const NAME_BYTES = 32;
+
+// ---- the free-pebble index (the data of a used pebble at the end of the first bucket) ----
+/** Size bins: 64 exact bins (64 .. 4096 bytes), then 4 per power of two up to 2^32. */
+export const EXACT_BINS = 64;
+export const BIN_COUNT = EXACT_BINS + 20 * 4;
+/** Bin heads: BIN_COUNT 64-bit pebble addresses. */
+export const IX_HEADS = 0;
+/** One bit per bin, set while the bin is not empty (whole 32-bit words). */
+export const IX_BITMAP = IX_HEADS + BIN_COUNT * 8;
+export const IX_BITMAP_WORDS = Math.ceil(BIN_COUNT / 32);
+/** Bucket-lookup cache: 64-bit bucket addresses, one per 64 KiB chunk of addresses (mod size). */
+export const IX_CACHE = IX_BITMAP + 32;
+export const CACHE_SLOTS = 256;
+export const CACHE_CHUNK = 65536;
+/** Data bytes of the index pebble. */
+export const INDEX_BYTES = Math.ceil((IX_CACHE + CACHE_SLOTS * 8) / 64) * 64;
+/** Debug name of the index pebble. */
+export const INDEX_NAME = "heap-bucket free index";
 
 /** Pebble sizes are multiples of this, and pebble headers start on it. */
 export const GRANULE = 64;

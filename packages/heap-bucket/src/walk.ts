@@ -15,8 +15,15 @@ import {
   BK_PEBBLE_COUNT,
   BK_PREV,
   BK_SIZE,
+  BIN_COUNT,
   BUCKET_MAGIC,
+  CACHE_CHUNK,
+  CACHE_SLOTS,
   FREE_TAG,
+  INDEX_BYTES,
+  IX_BITMAP,
+  IX_CACHE,
+  IX_HEADS,
   GRANULE,
   MAX_ALIGN,
   MIN_PEBBLE_DATA,
@@ -40,6 +47,7 @@ import {
   pebblesOffset,
   read64,
 } from "./layout.js";
+import { binOf } from "./free-index.js";
 import { readName } from "./names.js";
 
 /** What a walk of the whole heap counted. */
@@ -55,6 +63,16 @@ export interface WalkTotals {
   lastBucket: number;
 }
 
+/** What the walk keeps while it goes: bucket starts and ends, and the index pebble seen. */
+interface WalkState {
+  totals: WalkTotals;
+  indexPebble: number;
+  ix: number;
+  sawIndex: boolean;
+  /** Bucket start -> end. */
+  ends: Map<number, number>;
+}
+
 /** More buckets than this in one list can only be a loop. */
 const MAX_BUCKETS = 1 << 24;
 
@@ -66,10 +84,18 @@ function corrupt(what: string, at: number): never {
  * Walks every bucket and pebble from `firstBucket`, checking magics, the bucket and pebble
  * links (prev / next / parent / first), sizes, alignments, the pebble-start bitmap, the free
  * lists and each bucket's counters and largest free pebble; throws ECORRUPT naming the address
- * of the first bad bucket or pebble. With `lines`, also describes each bucket and pebble there
- * (this is `dump()`); without, it is `check()`'s walk.
+ * of the first bad bucket or pebble. Then it walks the free-pebble index (the data of
+ * `indexPebble`, a used pebble of the first bucket that is not counted as live): every bin's
+ * links, that each entry is a free pebble of that bin's sizes, that together they are exactly
+ * the free pebbles, the non-empty bitmap and the bucket-lookup cache. With `lines`, also
+ * describes each bucket and pebble there (this is `dump()`); without, it is `check()`'s walk.
  */
-export function walkHeap(memory: Memory, firstBucket: number, lines?: string[]): WalkTotals {
+export function walkHeap(
+  memory: Memory,
+  firstBucket: number,
+  indexPebble: number,
+  lines?: string[],
+): WalkTotals {
   const totals: WalkTotals = {
     buckets: 0,
     footprintBytes: 0,
@@ -80,23 +106,76 @@ export function walkHeap(memory: Memory, firstBucket: number, lines?: string[]):
     requestedBytes: 0,
     lastBucket: 0,
   };
+  const state: WalkState = {
+    totals,
+    indexPebble,
+    ix: indexPebble + PEBBLE_HEADER_BYTES,
+    sawIndex: false,
+    ends: new Map(),
+  };
   let prev = 0;
   for (let b = firstBucket; b !== 0; b = read64(memory, b + BK_NEXT)) {
     if (++totals.buckets > MAX_BUCKETS) corrupt("bucket list loops", b);
-    walkBucket(memory, b, prev, totals, lines);
+    walkBucket(memory, b, prev, state, lines);
     prev = b;
   }
   totals.lastBucket = prev;
+  if (!state.sawIndex) corrupt("the free-pebble index pebble is missing", indexPebble);
+  walkIndex(memory, state);
   return totals;
+}
+
+/** Checks the bins, their bitmap and the lookup cache of the free-pebble index. */
+function walkIndex(memory: Memory, state: WalkState): void {
+  const { ix, ends, totals } = state;
+  let listed = 0;
+  for (let bin = 0; bin < BIN_COUNT; bin++) {
+    const head = read64(memory, ix + IX_HEADS + bin * 8);
+    const bit = (memory.read32(ix + IX_BITMAP + (bin >>> 5) * 4) >>> (bin & 31)) & 1;
+    if (bit !== (head === 0 ? 0 : 1)) corrupt(`free-index bitmap bit of bin ${bin}`, ix);
+    let prev = 0;
+    for (let f = head; f !== 0; f = read64(memory, f + PB_FREE_NEXT)) {
+      if (++listed > totals.freePebbles)
+        corrupt("free index lists more pebbles than are free (loop or stray entry)", f);
+      const b = read64(memory, f + PB_PARENT);
+      const end = ends.get(b);
+      if (end === undefined || f < b || f >= end || (f - b) % GRANULE !== 0)
+        corrupt("free-index entry outside the buckets", f);
+      const granule = (f - b) / GRANULE;
+      const bits = memory.read8(b + BK_BITMAP + Math.floor(granule / 8));
+      if ((bits & (1 << (granule % 8))) === 0) corrupt("free-index entry is not a pebble", f);
+      if (memory.read32(f + PB_STATE) !== FREE_TAG) corrupt("free-index entry is not free", f);
+      if (binOf(memory.read32(f + PB_SIZE)) !== bin)
+        corrupt(`free-index entry filed in the wrong bin (${bin})`, f);
+      if (read64(memory, f + PB_FREE_PREV) !== prev) corrupt("free-index prev link", f);
+      prev = f;
+    }
+  }
+  if (listed !== totals.freePebbles)
+    corrupt(`free index holds ${listed} of ${totals.freePebbles} free pebbles`, ix);
+  for (let slot = 0; slot < CACHE_SLOTS; slot++) {
+    const b = read64(memory, ix + IX_CACHE + slot * 8);
+    if (b === 0) continue;
+    const end = ends.get(b);
+    const firstChunk = Math.floor(b / CACHE_CHUNK);
+    const chunks = end === undefined ? 0 : Math.floor((end - 1) / CACHE_CHUNK) - firstChunk + 1;
+    if (
+      end === undefined ||
+      (chunks < CACHE_SLOTS &&
+        (slot - (firstChunk % CACHE_SLOTS) + CACHE_SLOTS) % CACHE_SLOTS >= chunks)
+    )
+      corrupt(`bucket-lookup cache slot ${slot} names ${hex(b)}`, ix);
+  }
 }
 
 function walkBucket(
   memory: Memory,
   b: number,
   prevBucket: number,
-  totals: WalkTotals,
+  walk: WalkState,
   lines: string[] | undefined,
 ): void {
+  const totals = walk.totals;
   if (b % PAGE_SIZE !== 0) corrupt("bucket link to an address that is not page-aligned", b);
   let magic: number;
   try {
@@ -125,6 +204,7 @@ function walkBucket(
     corrupt(`bucket flags ${hex(flags)}`, b);
   const first = b + offset;
   if (read64(memory, b + BK_FIRST) !== first) corrupt("bucket first-pebble link", b);
+  if (read64(memory, b + BK_FREE_HEAD) !== walk.ix) corrupt("bucket free-index link", b);
   const pebbleCount = memory.read32(b + BK_PEBBLE_COUNT);
   const freeCount = memory.read32(b + BK_FREE_COUNT);
   const largest = memory.read32(b + BK_LARGEST);
@@ -166,9 +246,16 @@ function walkBucket(
         corrupt(`pebble flags ${hex(pflags)} in a ${flagNames(kind)} bucket`, p);
       if (read64(memory, p + PB_FREE_NEXT) !== 0 || read64(memory, p + PB_FREE_PREV) !== 0)
         corrupt("used pebble has free-list links", p);
-      totals.liveBlocks++;
-      totals.liveBytes += psize;
-      totals.requestedBytes += requested;
+      if (p === walk.indexPebble) {
+        if (prevBucket !== 0) corrupt("free-pebble index outside the first bucket", p);
+        if (psize !== INDEX_BYTES || requested !== INDEX_BYTES || read64(memory, p + PB_NEXT) !== 0)
+          corrupt("free-pebble index pebble", p);
+        walk.sawIndex = true;
+      } else {
+        totals.liveBlocks++;
+        totals.liveBytes += psize;
+        totals.requestedBytes += requested;
+      }
       prevFree = false;
     } else if (state === FREE_TAG) {
       if (prevFree) corrupt("two adjacent free pebbles (missed merge)", p);
@@ -199,7 +286,7 @@ function walkBucket(
   if (pebbleCount !== count) corrupt(`bucket pebble count ${pebbleCount}, ${count} walked`, b);
   if (freeCount !== free) corrupt(`bucket free count ${freeCount}, ${free} walked`, b);
   if (largest !== maxFree) corrupt(`bucket largest ${largest}, largest free pebble ${maxFree}`, b);
-  walkFreeList(memory, b, first, end, free);
+  walk.ends.set(b, end);
   if (count === 1 && free === 1 && (flags & BUCKET_FLAGS.PERSISTENT) === 0)
     corrupt("empty bucket was not returned", b);
 
@@ -216,21 +303,4 @@ function checkBitmapWord(memory: Memory, b: number, word: number, expected: numb
     const what = (actual & diff) !== 0 ? "stray pebble-start bit" : "missing pebble-start bit";
     corrupt(what, b + granule * GRANULE);
   }
-}
-
-function walkFreeList(memory: Memory, b: number, first: number, end: number, free: number): void {
-  let listed = 0;
-  let prev = 0;
-  for (let f = read64(memory, b + BK_FREE_HEAD); f !== 0; f = read64(memory, f + PB_FREE_NEXT)) {
-    if (++listed > free) corrupt("free list longer than the free pebbles (loop or stray entry)", f);
-    if (f < first || f >= end || (f - b) % GRANULE !== 0)
-      corrupt("free-list entry outside the bucket", f);
-    const granule = (f - b) / GRANULE;
-    const bits = memory.read8(b + BK_BITMAP + Math.floor(granule / 8));
-    if ((bits & (1 << (granule % 8))) === 0) corrupt("free-list entry is not a pebble", f);
-    if (memory.read32(f + PB_STATE) !== FREE_TAG) corrupt("free-list entry is not free", f);
-    if (read64(memory, f + PB_FREE_PREV) !== prev) corrupt("free-list prev link", f);
-    prev = f;
-  }
-  if (listed !== free) corrupt(`free list holds ${listed} of ${free} free pebbles`, b);
 }

@@ -81,6 +81,7 @@ describe("check() finds corrupted metadata", () => {
       false,
       true,
       false,
+      true, // the free-pebble index
     ]);
   });
 
@@ -124,7 +125,7 @@ describe("check() finds corrupted metadata", () => {
     [
       "bucket pebble count",
       ({ memory, layout: { buckets } }) => {
-        memory.write32(buckets[0]! + BK_PEBBLE_COUNT, 7);
+        memory.write32(buckets[0]! + BK_PEBBLE_COUNT, 9);
         return buckets[0]!;
       },
     ],

@@ -20,16 +20,16 @@ describe("dump()", () => {
     expect(lines).toHaveLength(stats.extra!.buckets! + stats.extra!.pebbles!);
 
     const first = BUCKET_LINE.exec(lines[0]!)!;
-    expect(first.slice(2)).toEqual(["69632", "17", "VIRTUAL|PERSISTENT", "3", "2", "60352"]);
+    expect(first.slice(2)).toEqual(["69632", "17", "VIRTUAL|PERSISTENT", "4", "2", "56960"]);
     expect(lines[1]).toBe(
       `  pebble ${hex(Number(first[1]) + 256)} data ${hex(Number(first[1]) + 384)} size 3584 FREE flags VIRTUAL align 64 name "" parent ${first[1]} prev 0x0 next ${hex(b - 128)}`,
     );
     expect(lines[2]).toBe(
       `  pebble ${hex(b - 128)} data ${hex(b)} size 5056 USED flags VIRTUAL align 4096 name "beta" parent ${first[1]} prev ${hex(Number(first[1]) + 256)} next ${hex(b + 5056)}`,
     );
-    const low = BUCKET_LINE.exec(lines[4]!)!;
+    const low = BUCKET_LINE.exec(lines[5]!)!; // after the first bucket's free-index pebble
     expect(low[4]).toBe("PHYSICAL|LOW1MEG");
-    expect(lines[5]).toContain(
+    expect(lines[6]).toContain(
       `data ${hex(c)} size 64 USED flags PHYSICAL|LOW1MEG align 64 name "low"`,
     );
 

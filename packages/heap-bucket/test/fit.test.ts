@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { BucketHeap } from "../src/index.js";
+import { INDEX_BYTES } from "../src/layout.js";
 import { KiB, flatBucketHeap, pebbleLines } from "./helpers.js";
 
 interface PebbleInfo {
@@ -29,10 +30,28 @@ function twoHoles(fit: "first" | "best"): { heap: BucketHeap; big: number; small
 }
 
 describe("fit policies", () => {
-  it("first fit takes the first free pebble that fits", () => {
-    const { heap, big } = twoHoles("first");
-    expect(heap.kmalloc(200)).toBe(big);
+  it("first fit takes an exact fit, else the first pebble of the next non-empty size bin", () => {
+    const { heap, big, small } = twoHoles("first");
+    // 256 bytes: no free pebble of exactly 256, so the 320-byte bin (the next one) serves it.
+    expect(heap.kmalloc(200)).toBe(small);
+    // 1024 bytes: an exact fit.
+    expect(heap.kmalloc(1000)).toBe(big);
     heap.check();
+  });
+
+  it("in a bin of a size range, first fit takes the newest pebble that fits, best fit the smallest", () => {
+    for (const fit of ["first", "best"] as const) {
+      const { heap } = flatBucketHeap({ fit });
+      // Two free pebbles of 5120 and 6080 bytes (both in the 5120 .. 6143 bin), the larger freed last.
+      const smaller = heap.kmalloc(5120);
+      heap.kmalloc(64);
+      const larger = heap.kmalloc(6080);
+      heap.kmalloc(64);
+      heap.kfree(smaller);
+      heap.kfree(larger);
+      expect(heap.kmalloc(5100)).toBe(fit === "first" ? larger : smaller);
+      heap.check();
+    }
   });
 
   it("best fit takes the smallest free pebble that fits (first fit would not)", () => {
@@ -78,8 +97,9 @@ describe("the bucket's largest free pebble", () => {
     const { heap } = flatBucketHeap();
     const largest = (): number => heap.stats().extra!.largestFree!;
     const space = largest();
-    // 17 pages, less the bucket header and bitmap (256 bytes) and the pebble header.
-    expect(space).toBe(17 * 4096 - 256 - 128);
+    // 17 pages, less the bucket header and bitmap (256 bytes), the pebble header and the
+    // free-index pebble at the end of the first bucket.
+    expect(space).toBe(17 * 4096 - 256 - 128 - (128 + INDEX_BYTES));
     const a = heap.kmalloc(40 * KiB);
     const b = heap.kmalloc(1000);
     expect(largest()).toBe(space - (40 * KiB + 128) - (1024 + 128));

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { hex } from "@allockit/core";
 import { PEBBLE_MAGIC, USED_TAG } from "../src/index.js";
-import { PB_NEXT, PB_PARENT, PB_PREV, PB_SIZE, PB_STATE, write64 } from "../src/layout.js";
+import {
+  INDEX_NAME,
+  PB_NEXT,
+  PB_PARENT,
+  PB_PREV,
+  PB_SIZE,
+  PB_STATE,
+  write64,
+} from "../src/layout.js";
 import { codeOf, flatBucketHeap, messageOf } from "./helpers.js";
 import type { FlatBucketHeap } from "./helpers.js";
 
@@ -93,5 +101,26 @@ describe("pointers the heap did not hand out", () => {
     expect(heap.heap_size(a)).toBe(0);
     expect(codeOf(() => heap.heap_free(a))).toBe("ECORRUPT");
     expect(codeOf(() => heap.check())).toBe("ECORRUPT");
+  });
+});
+
+describe("the free-pebble index", () => {
+  it("is a used pebble of the first bucket that no pointer call accepts", () => {
+    const { heap } = flatBucketHeap();
+    const a = heap.kmalloc(100);
+    const line = heap
+      .dump()
+      .split("\n")
+      .find((l) => l.includes(`name "${INDEX_NAME}"`))!;
+    const index = Number(/data (0x[0-9a-f]+)/.exec(line)![1]);
+    expect(heap.heap_size(index)).toBe(0);
+    expect(codeOf(() => heap.heap_free(index))).toBe("EFAULT");
+    expect(messageOf(() => heap.kfree(index))).toContain(hex(index));
+    expect(codeOf(() => heap.krealloc(index, 10))).toBe("EFAULT");
+    expect(codeOf(() => heap.pebbleName(index))).toBe("EFAULT");
+    heap.check();
+    expect(heap.stats().liveBlocks).toBe(1);
+    heap.kfree(a);
+    heap.check();
   });
 });
