@@ -30,7 +30,7 @@ import {
 import * as m32 from "./paging/mode-32bit.js";
 import * as mlong from "./paging/mode-long.js";
 import * as mpae from "./paging/mode-pae.js";
-import { PhysicalRam } from "./physical-memory.js";
+import { POOL_SHIFT, PhysicalRam } from "./physical-memory.js";
 import {
   CR0_PE,
   CR0_PG,
@@ -84,6 +84,27 @@ const CR0_CD = 1 << 30;
 const TWO_POW_48 = 2 ** 48;
 /** How often one access is retried after the handler says it resolved the fault. */
 const MAX_FAULT_RETRIES = 8;
+/** Page address of an empty last-page cache: `va - NO_PAGE` is never in 0 .. PAGE_SIZE - 1. */
+const NO_PAGE = -Infinity;
+/** The view of an empty last-page cache (never read: NO_PAGE misses first). */
+const EMPTY_VIEW: DataView = new DataView(new ArrayBuffer(8));
+/** Largest copy() that goes through the kept scratch buffer; larger ones get their own. */
+const MAX_SCRATCH_BYTES = 1 << 20;
+
+/** Copies `length` bytes between host arrays: a loop for short runs, set() for long ones. */
+function copyBytes(
+  from: Uint8Array,
+  fromOffset: number,
+  to: Uint8Array,
+  toOffset: number,
+  length: number,
+): void {
+  if (length <= 64) {
+    for (let k = 0; k < length; k++) to[toOffset + k] = from[fromOffset + k]!;
+  } else {
+    to.set(from.subarray(fromOffset, fromOffset + length), toOffset);
+  }
+}
 
 /**
  * One x86 CPU: control registers, CPL, a TLB and the MMU walk for 32-bit, PAE and 4-level
@@ -121,8 +142,22 @@ export class Cpu implements Memory {
   private readonly tlbView: Array<DataView | undefined>;
   private readonly tlbViewOffset: Int32Array;
   private readonly tlbMask: number;
+  private readonly tlbSlot: Int32Array;
+  /** The physical memory's pools as bytes, indexed by slot >>> POOL_SHIFT (grows in place). */
+  private readonly poolBytes: readonly Uint8Array[];
   /** TLB hits taken on the hit path (the slow path counts its own in the TLB). */
   private fastHits = 0;
+  // The last-page caches of the hit path (see read8): the linear address of the page last read
+  // (written) through a TLB hit, or NO_PAGE, and its backing page's view and offset.
+  private readPage = NO_PAGE;
+  private readView: DataView = EMPTY_VIEW;
+  private readBase = 0;
+  private writePage = NO_PAGE;
+  private writeView: DataView = EMPTY_VIEW;
+  private writeBase = 0;
+  // copy()'s scratch buffer, and whether a copy is using it.
+  private scratch = new Uint8Array(0);
+  private copying = false;
 
   // Result of the last successful translation, and of the last failed one.
   private resultAddress = 0;
@@ -160,6 +195,9 @@ export class Cpu implements Memory {
     this.tlbView = this.tlb.view;
     this.tlbViewOffset = this.tlb.viewOffset;
     this.tlbMask = this.tlb.mask;
+    this.tlbSlot = this.tlb.slot;
+    this.poolBytes = this.memory.poolBytes;
+    this.tlb.onChange = () => this.dropPageCaches();
     this.updateRights();
   }
 
@@ -381,118 +419,243 @@ export class Cpu implements Memory {
 
   // ------------------------------------------------------------------ data access (Memory)
 
+  // The hit path. Each access first tries a one-entry cache of the last page read (written):
+  // the page's linear address and its backing page's view and offset, copied from a TLB entry
+  // whose hit-path tag allowed the access. It is part of the TLB, not a second level: it only
+  // ever holds what a TLB entry holds, is dropped whenever any entry is filled, dropped or
+  // retagged (Tlb.onChange: INVLPG, CR3 / CR0 / CR4 / EFER writes, rights changes, faults), and
+  // a hit on it counts as a TLB hit. A miss there looks the TLB up (and refills the cache on a
+  // hit); a TLB miss, a page-crossing access or an unbacked page takes the slow path.
+
   read8(va: number): number {
+    const d = va - this.readPage;
+    if (d >= 0 && d < PAGE_SIZE) {
+      this.fastHits++;
+      return this.readView.getUint8(this.readBase + d);
+    }
+    return this.read8Tlb(va);
+  }
+
+  read16(va: number): number {
+    const d = va - this.readPage;
+    if (d >= 0 && d <= PAGE_SIZE - 2) {
+      this.fastHits++;
+      return this.readView.getUint16(this.readBase + d, true);
+    }
+    return this.readTlb(va, 2);
+  }
+
+  read32(va: number): number {
+    const d = va - this.readPage;
+    if (d >= 0 && d <= PAGE_SIZE - 4) {
+      this.fastHits++;
+      return this.readView.getUint32(this.readBase + d, true);
+    }
+    return this.readTlb(va, 4);
+  }
+
+  write8(va: number, value: number): void {
+    const d = va - this.writePage;
+    if (d >= 0 && d < PAGE_SIZE) {
+      this.fastHits++;
+      this.writeView.setUint8(this.writeBase + d, value);
+      return;
+    }
+    this.writeTlb(va, 1, value);
+  }
+
+  write16(va: number, value: number): void {
+    const d = va - this.writePage;
+    if (d >= 0 && d <= PAGE_SIZE - 2) {
+      this.fastHits++;
+      this.writeView.setUint16(this.writeBase + d, value, true);
+      return;
+    }
+    this.writeTlb(va, 2, value);
+  }
+
+  write32(va: number, value: number): void {
+    const d = va - this.writePage;
+    if (d >= 0 && d <= PAGE_SIZE - 4) {
+      this.fastHits++;
+      this.writeView.setUint32(this.writeBase + d, value >>> 0, true);
+      return;
+    }
+    this.writeTlb(va, 4, value);
+  }
+
+  /** read8 past the last-page cache: the TLB's read tag, else the slow path. */
+  private read8Tlb(va: number): number {
     const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
     const i = vpn & this.tlbMask;
     if (this.tlbReadTag[i] === vpn) {
       this.fastHits++;
-      return this.tlbView[i]!.getUint8(this.tlbViewOffset[i]! + (va - vpn * PAGE_SIZE));
+      const base = this.tlbViewOffset[i]!;
+      const view = this.tlbView[i]!;
+      this.cacheRead(vpn, view, base);
+      return view.getUint8(base + (va - vpn * PAGE_SIZE));
     }
     return this.access(va, 1, READ, 0);
   }
 
-  read16(va: number): number {
+  /** read16 / read32 past the last-page cache. */
+  private readTlb(va: number, width: number): number {
     const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
     const i = vpn & this.tlbMask;
     const offset = va - vpn * PAGE_SIZE;
-    if (this.tlbReadTag[i] === vpn && offset <= PAGE_SIZE - 2) {
+    if (this.tlbReadTag[i] === vpn && offset <= PAGE_SIZE - width) {
       this.fastHits++;
-      return this.tlbView[i]!.getUint16(this.tlbViewOffset[i]! + offset, true);
+      const base = this.tlbViewOffset[i]!;
+      const view = this.tlbView[i]!;
+      this.cacheRead(vpn, view, base);
+      return width === 4
+        ? view.getUint32(base + offset, true)
+        : view.getUint16(base + offset, true);
     }
-    return this.access(va, 2, READ, 0);
+    return this.access(va, width, READ, 0);
   }
 
-  read32(va: number): number {
+  /** write8 / write16 / write32 past the last-page cache. */
+  private writeTlb(va: number, width: number, value: number): void {
     const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
     const i = vpn & this.tlbMask;
     const offset = va - vpn * PAGE_SIZE;
-    if (this.tlbReadTag[i] === vpn && offset <= PAGE_SIZE - 4) {
+    if (this.tlbWriteTag[i] === vpn && offset <= PAGE_SIZE - width) {
       this.fastHits++;
-      return this.tlbView[i]!.getUint32(this.tlbViewOffset[i]! + offset, true);
-    }
-    return this.access(va, 4, READ, 0);
-  }
-
-  write8(va: number, value: number): void {
-    const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
-    const i = vpn & this.tlbMask;
-    if (this.tlbWriteTag[i] === vpn) {
-      this.fastHits++;
-      this.tlbView[i]!.setUint8(this.tlbViewOffset[i]! + (va - vpn * PAGE_SIZE), value);
+      const base = this.tlbViewOffset[i]!;
+      const view = this.tlbView[i]!;
+      this.cacheWrite(vpn, view, base);
+      if (width === 4) view.setUint32(base + offset, value >>> 0, true);
+      else if (width === 2) view.setUint16(base + offset, value, true);
+      else view.setUint8(base + offset, value);
       return;
     }
-    this.access(va, 1, WRITE, value);
+    this.access(va, width, WRITE, value);
   }
 
-  write16(va: number, value: number): void {
-    const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
-    const i = vpn & this.tlbMask;
-    const offset = va - vpn * PAGE_SIZE;
-    if (this.tlbWriteTag[i] === vpn && offset <= PAGE_SIZE - 2) {
-      this.fastHits++;
-      this.tlbView[i]!.setUint16(this.tlbViewOffset[i]! + offset, value, true);
-      return;
-    }
-    this.access(va, 2, WRITE, value);
+  private cacheRead(vpn: number, view: DataView, base: number): void {
+    this.readPage = vpn * PAGE_SIZE;
+    // Pages share a view per 1 MiB pool: skip the store (and its write barrier) when unchanged.
+    if (this.readView !== view) this.readView = view;
+    this.readBase = base;
   }
 
-  write32(va: number, value: number): void {
-    const vpn = Math.floor(va * INVERSE_PAGE_SIZE);
-    const i = vpn & this.tlbMask;
-    const offset = va - vpn * PAGE_SIZE;
-    if (this.tlbWriteTag[i] === vpn && offset <= PAGE_SIZE - 4) {
-      this.fastHits++;
-      this.tlbView[i]!.setUint32(this.tlbViewOffset[i]! + offset, value >>> 0, true);
-      return;
-    }
-    this.access(va, 4, WRITE, value);
+  private cacheWrite(vpn: number, view: DataView, base: number): void {
+    this.writePage = vpn * PAGE_SIZE;
+    if (this.writeView !== view) this.writeView = view;
+    this.writeBase = base;
+  }
+
+  /** Forgets both last-page caches (any TLB change). */
+  private dropPageCaches(): void {
+    this.readPage = NO_PAGE;
+    this.writePage = NO_PAGE;
   }
 
   fill(va: number, byte: number, length: number): void {
-    this.eachRun(va, length, WRITE, (pa, run) => this.memory.fill(pa, byte, run));
+    if (!(length > 0)) return;
+    let at = va;
+    const end = va + length;
+    while (at < end) {
+      const vpn = Math.floor(at * INVERSE_PAGE_SIZE);
+      const offset = at - vpn * PAGE_SIZE;
+      const run = Math.min(PAGE_SIZE - offset, end - at);
+      const i = vpn & this.tlbMask;
+      if (this.tlbWriteTag[i] === vpn) {
+        this.fastHits++;
+        const start = this.tlbViewOffset[i]! + offset;
+        this.poolBytes[this.tlbSlot[i]! >>> POOL_SHIFT]!.fill(byte, start, start + run);
+      } else {
+        const pa = this.translateFor(at, WRITE, this.cplValue === 3, false);
+        this.memory.fill(pa, byte, run);
+        this.refreshSlot(at, pa);
+      }
+      at += run;
+    }
   }
 
   copy(dst: number, src: number, length: number): void {
-    this.writeBytes(dst, this.readBytes(src, length));
+    if (!(length > 0)) return;
+    // memmove: the whole source is read (faulting in as needed) before the first byte is
+    // written, through a scratch buffer kept between calls (a fresh one if a fault handler
+    // copies while this copy is under way).
+    const reuse = !this.copying && length <= MAX_SCRATCH_BYTES;
+    let scratch: Uint8Array;
+    if (reuse) {
+      if (this.scratch.length < length) {
+        this.scratch = new Uint8Array(Math.max(length, 2 * this.scratch.length));
+      }
+      scratch = this.scratch;
+      this.copying = true;
+    } else {
+      scratch = new Uint8Array(length);
+    }
+    try {
+      this.readInto(src, length, scratch);
+      this.writeFrom(dst, length, scratch);
+    } finally {
+      if (reuse) this.copying = false;
+    }
   }
 
   readBytes(va: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
-    let done = 0;
-    this.eachRun(va, length, READ, (pa, run) => {
-      out.set(this.memory.readBytes(pa, run), done);
-      done += run;
-    });
+    if (length > 0) this.readInto(va, length, out);
     return out;
   }
 
   writeBytes(va: number, bytes: Uint8Array): void {
-    let done = 0;
-    this.eachRun(va, bytes.length, WRITE, (pa, run) => {
-      this.memory.writeBytes(pa, bytes.subarray(done, done + run));
-      done += run;
-    });
+    if (bytes.length > 0) this.writeFrom(va, bytes.length, bytes);
   }
 
-  /** Translates page by page (with faults and retries) and hands each physical run to `run`. */
-  private eachRun(
-    va: number,
-    length: number,
-    kind: number,
-    run: (pa: number, bytes: number) => void,
-  ): void {
+  /** Copies `length` bytes at `va` into `out[0 ..]`, page by page. */
+  private readInto(va: number, length: number, out: Uint8Array): void {
     let at = va;
-    const end = va + length;
-    while (at < end) {
-      const bytes = Math.min(PAGE_SIZE - (at % PAGE_SIZE), end - at);
-      run(this.translateFor(at, kind, this.cplValue === 3, false), bytes);
-      at += bytes;
+    let done = 0;
+    while (done < length) {
+      const vpn = Math.floor(at * INVERSE_PAGE_SIZE);
+      const offset = at - vpn * PAGE_SIZE;
+      const run = Math.min(PAGE_SIZE - offset, length - done);
+      const i = vpn & this.tlbMask;
+      if (this.tlbReadTag[i] === vpn) {
+        this.fastHits++;
+        const start = this.tlbViewOffset[i]! + offset;
+        copyBytes(this.poolBytes[this.tlbSlot[i]! >>> POOL_SHIFT]!, start, out, done, run);
+      } else {
+        const pa = this.translateFor(at, READ, this.cplValue === 3, false);
+        this.memory.readInto(pa, run, out, done);
+      }
+      at += run;
+      done += run;
+    }
+  }
+
+  /** Copies `bytes[0 .. length)` to `va`, page by page. */
+  private writeFrom(va: number, length: number, bytes: Uint8Array): void {
+    let at = va;
+    let done = 0;
+    while (done < length) {
+      const vpn = Math.floor(at * INVERSE_PAGE_SIZE);
+      const offset = at - vpn * PAGE_SIZE;
+      const run = Math.min(PAGE_SIZE - offset, length - done);
+      const i = vpn & this.tlbMask;
+      if (this.tlbWriteTag[i] === vpn) {
+        this.fastHits++;
+        const start = this.tlbViewOffset[i]! + offset;
+        copyBytes(bytes, done, this.poolBytes[this.tlbSlot[i]! >>> POOL_SHIFT]!, start, run);
+      } else {
+        const pa = this.translateFor(at, WRITE, this.cplValue === 3, false);
+        this.memory.writeFrom(pa, run, bytes, done);
+        this.refreshSlot(at, pa);
+      }
+      at += run;
+      done += run;
     }
   }
 
   /** The slow path of a data access: misses, page-crossing, unbacked pages, devices, faults. */
   private access(va: number, width: number, kind: number, value: number): number {
-    if ((va % PAGE_SIZE) + width > PAGE_SIZE) {
+    if (va - Math.floor(va * INVERSE_PAGE_SIZE) * PAGE_SIZE + width > PAGE_SIZE) {
       // Split at the page boundary: each byte translates (and may fault) on its own.
       let result = 0;
       for (let i = 0; i < width; i++) {
@@ -844,7 +1007,7 @@ export class Cpu implements Memory {
         }
         for (; depth < 4; depth++) {
           const name = LONG_LEVELS[depth]!;
-          const index = Math.floor(va / 2 ** (39 - 9 * depth)) & 511;
+          const index = Math.floor(va / LEVEL_SPAN[depth]!) & 511;
           const at = tableAt + index * 8;
           const low = mem.read32(at);
           const high = mem.read32(at + 4);
@@ -934,7 +1097,9 @@ export class Cpu implements Memory {
 
     if (kind === WRITE || (leafLow & PTE_D) !== 0) flags |= TLB_DIRTY;
     this.walkLeafShift = shift;
-    this.resultAddress = pageBase + (va % 2 ** shift);
+    // Not `%`: linear addresses above 2^31 are doubles, for which `%` is a library call.
+    const span = 2 ** shift;
+    this.resultAddress = pageBase + (va - Math.floor(va / span) * span);
     if (commit) {
       // A in every entry used, D in the leaf on a write. Each is re-read before the update,
       // since one entry may serve at two levels (recursive mappings).
@@ -945,8 +1110,8 @@ export class Cpu implements Memory {
           mem.write32(at, mem.read32(at) | want);
         }
       }
-      const frame = this.resultAddress - (va % PAGE_SIZE);
       const vpn = Math.floor(va / PAGE_SIZE);
+      const frame = this.resultAddress - (va - vpn * PAGE_SIZE);
       this.tlb.fill(vpn, frame, flags, shift);
       this.attachBacking(vpn & this.tlbMask, frame);
     }
@@ -955,6 +1120,8 @@ export class Cpu implements Memory {
 }
 
 const LONG_LEVELS = ["PML4E", "PDPTE", "PDE", "PTE"] as const;
+/** Bytes one entry maps at each level of 4-level paging (PAE starts at depth 2). */
+const LEVEL_SPAN = [2 ** 39, 2 ** 30, 2 ** 21, 2 ** 12] as const;
 
 function highRule(mode: PagingMode, maxPhysAddr: number, nxe: boolean): string {
   const range = mode === "pae" ? `62:${maxPhysAddr}` : `51:${maxPhysAddr}`;

@@ -25,7 +25,8 @@ export interface PhysicalRamOptions {
 // host memory follows the pages touched, not the size of RAM. frame -> slot goes through a
 // directory of 1024-frame chunks (slot + 1 stored, 0 = never written).
 const POOL_PAGES = 256;
-const POOL_SHIFT = 8;
+/** A slot's pool is `slot >>> POOL_SHIFT`. */
+export const POOL_SHIFT = 8;
 const CHUNK_FRAMES = 1024;
 
 /** Memory types that are RAM a program may read and write (firmware tables live in RAM too). */
@@ -43,7 +44,8 @@ export class PhysicalRam implements PhysicalMemory {
   readonly ramEnd: number;
   /** Data views of the pools, indexed by slot >>> 8. */
   readonly pools: DataView[] = [];
-  private readonly bytePools: Uint8Array[] = [];
+  /** The same pools as bytes. */
+  readonly poolBytes: Uint8Array[] = [];
   private readonly directory = new Map<number, Int32Array>();
   private cachedChunkKey = -1;
   private cachedChunk: Int32Array | undefined;
@@ -129,7 +131,7 @@ export class PhysicalRam implements PhysicalMemory {
     if (slot >>> POOL_SHIFT >= this.pools.length) {
       const buffer = new ArrayBuffer(POOL_PAGES * PAGE_SIZE);
       this.pools.push(new DataView(buffer));
-      this.bytePools.push(new Uint8Array(buffer));
+      this.poolBytes.push(new Uint8Array(buffer));
     }
     chunk[index] = slot + 1;
     return slot;
@@ -274,7 +276,7 @@ export class PhysicalRam implements PhysicalMemory {
         const slot = this.pageSlot(at, byte !== 0);
         if (slot >= 0) {
           const start = PhysicalRam.slotOffset(slot) + offset;
-          this.bytePools[slot >>> POOL_SHIFT]!.fill(byte, start, start + run);
+          this.poolBytes[slot >>> POOL_SHIFT]!.fill(byte, start, start + run);
         }
       } else {
         for (let i = 0; i < run; i++) this.write(at + i, 1, byte);
@@ -289,37 +291,51 @@ export class PhysicalRam implements PhysicalMemory {
 
   readBytes(addr: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const at = addr + done;
-      const offset = at % PAGE_SIZE;
-      const run = Math.min(PAGE_SIZE - offset, length - done);
-      if (this.isRam(at, run)) {
-        const slot = this.pageSlot(at, false);
-        if (slot >= 0) {
-          const start = PhysicalRam.slotOffset(slot) + offset;
-          out.set(this.bytePools[slot >>> POOL_SHIFT]!.subarray(start, start + run), done);
-        }
-      } else {
-        for (let i = 0; i < run; i++) out[done + i] = this.read(at + i, 1);
-      }
-      done += run;
-    }
+    this.readInto(addr, length, out, 0);
     return out;
   }
 
   writeBytes(addr: number, bytes: Uint8Array): void {
+    this.writeFrom(addr, bytes.length, bytes, 0);
+  }
+
+  /** Copies `length` bytes at `addr` into `out` from index `at` (unwritten pages read zero). */
+  readInto(addr: number, length: number, out: Uint8Array, at: number): void {
     let done = 0;
-    while (done < bytes.length) {
-      const at = addr + done;
-      const offset = at % PAGE_SIZE;
-      const run = Math.min(PAGE_SIZE - offset, bytes.length - done);
-      if (this.isRam(at, run)) {
-        const slot = this.pageSlot(at, true);
-        const start = PhysicalRam.slotOffset(slot) + offset;
-        this.bytePools[slot >>> POOL_SHIFT]!.set(bytes.subarray(done, done + run), start);
+    while (done < length) {
+      const pa = addr + done;
+      const offset = pa % PAGE_SIZE;
+      const run = Math.min(PAGE_SIZE - offset, length - done);
+      if (this.isRam(pa, run)) {
+        const slot = this.pageSlot(pa, false);
+        if (slot < 0) out.fill(0, at + done, at + done + run);
+        else {
+          const start = PhysicalRam.slotOffset(slot) + offset;
+          out.set(this.poolBytes[slot >>> POOL_SHIFT]!.subarray(start, start + run), at + done);
+        }
       } else {
-        for (let i = 0; i < run; i++) this.write(at + i, 1, bytes[done + i]!);
+        for (let i = 0; i < run; i++) out[at + done + i] = this.read(pa + i, 1);
+      }
+      done += run;
+    }
+  }
+
+  /** Copies `bytes[from .. from + length)` to `addr`. */
+  writeFrom(addr: number, length: number, bytes: Uint8Array, from: number): void {
+    let done = 0;
+    while (done < length) {
+      const pa = addr + done;
+      const offset = pa % PAGE_SIZE;
+      const run = Math.min(PAGE_SIZE - offset, length - done);
+      if (this.isRam(pa, run)) {
+        const slot = this.pageSlot(pa, true);
+        const start = PhysicalRam.slotOffset(slot) + offset;
+        this.poolBytes[slot >>> POOL_SHIFT]!.set(
+          bytes.subarray(from + done, from + done + run),
+          start,
+        );
+      } else {
+        for (let i = 0; i < run; i++) this.write(pa + i, 1, bytes[from + done + i]!);
       }
       done += run;
     }

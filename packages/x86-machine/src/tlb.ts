@@ -60,15 +60,23 @@ export class Tlb {
   private readonly listed: Uint8Array;
   private filledCount = 0;
   private largeSlices = 0;
-  // Linear pages [largeLow, largeHigh) cover every large page with slices cached, so an INVLPG
-  // outside them (most of them: 4 KiB mappings away from the direct map) skips the scan.
-  private largeLow = Infinity;
-  private largeHigh = -Infinity;
+  // Slices cached per large page (key: large page number * 64 + page shift), so an INVLPG
+  // scans only when the large page holding its address has slices cached; most INVLPGs (4 KiB
+  // mappings, even between large pages of the direct map) skip the scan.
+  private readonly slicesOf = new Map<number, number>();
+  // Large page shifts with slices cached (bit `shift`), to know which keys to look up.
+  private largeShifts = 0;
 
   hits = 0;
   misses = 0;
   flushes = 0;
   invalidations = 0;
+  /**
+   * Called after any entry was filled or dropped or its hit-path tags changed, so the owner can
+   * forget what it derived from the entries (the CPU's last-page caches). Set once; never called
+   * on a lookup.
+   */
+  onChange: (() => void) | undefined = undefined;
 
   constructor(size = 8192) {
     if (!isPowerOfTwo(size) || size < 16 || size > 1 << 20) {
@@ -95,8 +103,15 @@ export class Tlb {
 
   /** Caches a translation of linear page `vpn`. */
   fill(vpn: number, frame: number, flags: number, pageShift: number): void {
+    if (pageShift !== 12 && pageShift !== 21 && pageShift !== 22 && pageShift !== 30) {
+      throw new AllocatorError(
+        "EINVAL",
+        `TLB page shift ${pageShift} is not 12, 21, 22 or 30`,
+        pageShift,
+      );
+    }
     const index = vpn & this.mask;
-    if (this.tag[index] !== TLB_EMPTY && this.pageShift[index]! > 12) this.largeSlices--;
+    if (this.tag[index] !== TLB_EMPTY && this.pageShift[index]! > 12) this.dropSlice(index);
     this.tag[index] = vpn;
     this.frame[index] = frame;
     this.flags[index] = flags;
@@ -107,20 +122,29 @@ export class Tlb {
     this.writeTag[index] = TLB_EMPTY;
     if (pageShift > 12) {
       this.largeSlices++;
-      const pagesPerLarge = 2 ** (pageShift - 12);
-      const base = Math.floor(vpn / pagesPerLarge) * pagesPerLarge;
-      if (base < this.largeLow) this.largeLow = base;
-      if (base + pagesPerLarge > this.largeHigh) this.largeHigh = base + pagesPerLarge;
+      const key = largeKey(vpn, pageShift);
+      this.slicesOf.set(key, (this.slicesOf.get(key) ?? 0) + 1);
+      this.largeShifts |= 1 << pageShift;
     }
     if (this.listed[index] === 0) {
       this.listed[index] = 1;
       this.filled[this.filledCount++] = index;
     }
+    this.onChange?.();
+  }
+
+  /** Uncounts the large-page slice cached at `index`. */
+  private dropSlice(index: number): void {
+    this.largeSlices--;
+    const key = largeKey(this.tag[index]!, this.pageShift[index]!);
+    const left = (this.slicesOf.get(key) ?? 1) - 1;
+    if (left === 0) this.slicesOf.delete(key);
+    else this.slicesOf.set(key, left);
   }
 
   private drop(index: number): void {
     if (this.tag[index] === TLB_EMPTY) return;
-    if (this.pageShift[index]! > 12) this.largeSlices--;
+    if (this.pageShift[index]! > 12) this.dropSlice(index);
     this.tag[index] = TLB_EMPTY;
     this.readTag[index] = TLB_EMPTY;
     this.writeTag[index] = TLB_EMPTY;
@@ -146,6 +170,7 @@ export class Tlb {
     const flags = this.flags[index]!;
     this.readTag[index] = backed && readOk[flags] === 1 ? vpn : TLB_EMPTY;
     this.writeTag[index] = backed && writeOk[flags] === 1 ? vpn : TLB_EMPTY;
+    this.onChange?.();
   }
 
   /** Recomputes every hit-path tag after the privilege context changed. */
@@ -159,28 +184,32 @@ export class Tlb {
   /** INVLPG: drops the translation of the page holding `va`, global or not, whole large pages. */
   invalidatePage(va: number): void {
     this.invalidations++;
+    this.onChange?.();
     const vpn = Math.floor(va / 4096);
     const index = vpn & this.mask;
     if (this.tag[index] === vpn) this.drop(index);
     if (this.largeSlices === 0) {
-      this.largeLow = Infinity;
-      this.largeHigh = -Infinity;
+      this.largeShifts = 0;
       return;
     }
-    if (vpn < this.largeLow || vpn >= this.largeHigh) return;
-    for (let i = 0; i < this.filledCount; i++) {
-      const at = this.filled[i]!;
-      const shift = this.pageShift[at]!;
-      if (this.tag[at] === TLB_EMPTY || shift <= 12) continue;
+    for (let s = 0; s < LARGE_SHIFTS.length; s++) {
+      const shift = LARGE_SHIFTS[s]!;
+      if ((this.largeShifts & (1 << shift)) === 0 || !this.slicesOf.has(largeKey(vpn, shift)))
+        continue;
       const pagesPerLarge = 2 ** (shift - 12);
-      if (Math.floor(this.tag[at]! / pagesPerLarge) === Math.floor(vpn / pagesPerLarge))
-        this.drop(at);
+      const large = Math.floor(vpn / pagesPerLarge);
+      for (let i = 0; i < this.filledCount; i++) {
+        const at = this.filled[i]!;
+        if (this.tag[at] === TLB_EMPTY || this.pageShift[at] !== shift) continue;
+        if (Math.floor(this.tag[at]! / pagesPerLarge) === large) this.drop(at);
+      }
     }
   }
 
   /** Drops every entry, or every non-global one (a CR3 write). */
   flush(keepGlobal: boolean): void {
     this.flushes++;
+    this.onChange?.();
     let kept = 0;
     for (let i = 0; i < this.filledCount; i++) {
       const at = this.filled[i]!;
@@ -192,10 +221,7 @@ export class Tlb {
       }
     }
     this.filledCount = kept;
-    if (this.largeSlices === 0) {
-      this.largeLow = Infinity;
-      this.largeHigh = -Infinity;
-    }
+    if (this.largeSlices === 0) this.largeShifts = 0;
   }
 
   /** Live entries (for tests and reports). */
@@ -215,4 +241,12 @@ export class Tlb {
       live: this.live,
     };
   }
+}
+
+/** Page shifts of large pages: 2 MiB (PAE, 4-level), 4 MiB (32-bit), 1 GiB (4-level). */
+const LARGE_SHIFTS = [21, 22, 30] as const;
+
+/** Key of the large page of `pageShift` that holds linear page `vpn`, in Tlb.slicesOf. */
+function largeKey(vpn: number, pageShift: number): number {
+  return Math.floor(vpn / 2 ** (pageShift - 12)) * 64 + pageShift;
 }
