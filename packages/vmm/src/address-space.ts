@@ -74,7 +74,8 @@ export class X86AddressSpace implements AddressSpace {
 
   /** Checks a page-aligned range inside the space; returns its end. */
   private checkRange(addr: number, sizeBytes: number, what: string): number {
-    if (!Number.isSafeInteger(addr) || addr % PAGE_SIZE !== 0) {
+    // Linear addresses are above 2^31 (doubles), where `%` is a library call: divide instead.
+    if (!Number.isSafeInteger(addr) || Math.floor(addr / PAGE_SIZE) * PAGE_SIZE !== addr) {
       throw new AllocatorError(
         "EINVAL",
         `${what}: address ${describeValue(addr)} is not page-aligned`,
@@ -306,7 +307,9 @@ export class X86AddressSpace implements AddressSpace {
         const nodeStart = node.start;
         const from = Math.max(addr, record.start);
         const to = Math.min(end, record.end);
-        if (from < to) this.clearRange(record, from, to, "unmap");
+        // A guard region never has a present PTE (nothing commits, faults in or protects one),
+        // so there is nothing to clear: skipping the walk keeps guard-page churn cheap.
+        if (from < to && record.kind !== "guard") this.clearRange(record, from, to, "unmap");
         this.tree.remove(nodeStart);
         // What is left below and above the unmapped range stays, as regions of its own.
         const oldEnd = record.end;

@@ -126,7 +126,9 @@ export class HeapPageSource implements PageSource {
     checkCount(countPages, "page count");
     const size = countPages * PAGE_SIZE;
     const node =
-      Number.isSafeInteger(addr) && addr % PAGE_SIZE === 0 ? this.runs.find(addr) : undefined;
+      Number.isSafeInteger(addr) && Math.floor(addr / PAGE_SIZE) * PAGE_SIZE === addr
+        ? this.runs.find(addr)
+        : undefined;
     if (node === undefined || addr + size > node.end) {
       throw new AllocatorError(
         "EFAULT",

@@ -47,6 +47,9 @@ export class PageTables {
   /** Tables on the path from the root, by level. */
   private readonly path: Float64Array;
   private readonly pathIndex: Int32Array;
+  /** Per level: 2^shift, and the entries per table (the walk divides; `%` on doubles is slow). */
+  private readonly spanOf: Float64Array;
+  private readonly entriesOf: Float64Array;
 
   private readonly constraints: readonly FrameConstraints[] | undefined;
   private readonly lowConstraints: readonly FrameConstraints[] | undefined;
@@ -62,6 +65,8 @@ export class PageTables {
     this.access = access;
     this.path = new Float64Array(layout.levels);
     this.pathIndex = new Int32Array(layout.levels);
+    this.spanOf = Float64Array.from(layout.shifts, (shift) => 2 ** shift);
+    this.entriesOf = Float64Array.from(layout.entries);
     // Frames beyond what the mode can address (above 4 GiB in 32-bit paging, above MAXPHYADDR
     // otherwise) must not be asked for.
     this.constraints = ramEnd <= layout.physLimit ? undefined : reachable(pmm, layout.physLimit);
@@ -141,7 +146,10 @@ export class PageTables {
     this.walkRoot = root;
     let table = root;
     for (let level = 0; ; level++) {
-      const index = Math.floor(va / 2 ** layout.shifts[level]!) % layout.entries[level]!;
+      // floor(va / 2^shift) mod entries, without `%` (a library call on doubles).
+      const above = Math.floor(va / this.spanOf[level]!);
+      const entries = this.entriesOf[level]!;
+      const index = above - Math.floor(above / entries) * entries;
       this.path[level] = table;
       this.pathIndex[level] = index;
       let low = access.readLow(table, level, va, index);

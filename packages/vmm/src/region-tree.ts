@@ -142,8 +142,18 @@ function isNonNegativeInteger(value: unknown): value is number {
 
 /** Lowest multiple of `align` at or above `x` (x >= 0; exact for safe integers). */
 function alignUp(x: number, align: number): number {
-  const rest = x % align;
+  const rest = remainder(x, align);
   return rest === 0 ? x : x + (align - rest);
+}
+
+/**
+ * `x % align` for a non-negative safe integer x and a positive integer align, without `%`:
+ * addresses above 2^31 are doubles, for which `%` is a library call. The quotient may round up
+ * to the next integer; the correction makes the result exact.
+ */
+function remainder(x: number, align: number): number {
+  const rest = x - Math.floor(x / align) * align;
+  return rest < 0 ? rest + align : rest;
 }
 
 /**
@@ -552,7 +562,7 @@ export class RegionTree<T> {
     const top = hi < this.searchTo ? hi : this.searchTo;
     if (top - bottom < this.searchSize) return -1;
     const limit = top - this.searchSize; // >= bottom >= 0
-    const a = limit - (limit % this.searchAlign);
+    const a = limit - remainder(limit, this.searchAlign);
     return a >= bottom ? a : -1;
   }
 

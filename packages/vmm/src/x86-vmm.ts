@@ -767,7 +767,7 @@ export class X86Vmm implements VirtualMemoryManager {
     let outcome: string | undefined;
     try {
       const tables = this.tables;
-      const page = va - (va % PAGE_SIZE);
+      const page = Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
       const found = tables.walk(space.root, page, false, false);
       if (found && X86AddressSpace.allows(tables.low, write, user)) {
         // Already resolved (another CPU, or a stale TLB entry with fewer rights).
