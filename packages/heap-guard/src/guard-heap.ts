@@ -99,6 +99,11 @@ export class GuardHeap implements Heap, FaultExplainer {
   private footprintBytes = 0;
   private peakFootprintBytes = 0;
   private violations = 0;
+  // Every live object starts in [liveLow, liveHigh) (a bound, not exact: it only grows while
+  // objects are live, and resets when none is). heap_size answers 0 outside it without reading
+  // the record table: a sampling wrapper asks about every pointer, most of them not ours.
+  private liveLow = Infinity;
+  private liveHigh = -Infinity;
 
   constructor(source: PageSource, options: GuardHeapOptions = {}) {
     this.source = source;
@@ -133,7 +138,7 @@ export class GuardHeap implements Heap, FaultExplainer {
   }
 
   heap_size(ptr: number): number {
-    if (!Number.isSafeInteger(ptr) || ptr <= 0) return 0;
+    if (!(ptr >= this.liveLow && ptr < this.liveHigh) || !Number.isSafeInteger(ptr)) return 0;
     const record = this.table.find(ptr);
     return record === 0 ? 0 : this.raw.read32(record + R_SIZE);
   }
@@ -161,6 +166,10 @@ export class GuardHeap implements Heap, FaultExplainer {
     this.source.freePages(runOf(ptr), pages);
     this.counters.released(size, (flags & FLAG_ZERO_REQUEST) === 0 ? size : 0);
     this.runPages -= pages;
+    if (this.table.used === 0) {
+      this.liveLow = Infinity;
+      this.liveHigh = -Infinity;
+    }
     this.table.releaseIfEmpty();
     this.updateFootprint();
   }
@@ -300,6 +309,8 @@ export class GuardHeap implements Heap, FaultExplainer {
     writeRecord(this.raw, record, objectSize, ptr, ++this.sequence, flags, tag, hashOfTag);
     table.link(record, index, ptr);
     armSlack(this.raw, ptr, objectSize, flags);
+    if (ptr < this.liveLow) this.liveLow = ptr;
+    if (ptr >= this.liveHigh) this.liveHigh = ptr + 1;
 
     this.counters.allocated(objectSize, size);
     this.runPages += pages;

@@ -18,6 +18,7 @@ import type {
   Region,
 } from "@allockit/core";
 import { DEFAULT_QUARANTINE_PAGES } from "./layout.js";
+import { floorTo } from "./words.js";
 
 export interface GuardPageSourceOptions {
   /**
@@ -32,6 +33,22 @@ export interface GuardPageSourceOptions {
 }
 
 let sources = 0;
+
+/** What the source needs to know of a region: where it is and whose it is (by name). */
+interface Span {
+  readonly start: number;
+  readonly end: number;
+  readonly name: string;
+}
+
+/**
+ * An address space that can say which region holds an address without describing it (the VMM's
+ * `recordAt`): `regionAt` also counts the region's committed pages, a walk of every page, which
+ * for a neighbouring heap region is thousands of walks per free.
+ */
+interface SpanLookup {
+  recordAt(addr: number): Span | undefined;
+}
 
 /**
  * A PageSource over an address space that puts an unmapped guard page on each side of every
@@ -70,6 +87,7 @@ export class GuardPageSource implements PageSource {
   private freeCalls = 0;
   private failedCalls = 0;
   private destroyed = false;
+  private readonly spans: SpanLookup | undefined;
 
   constructor(
     readonly space: AddressSpace,
@@ -77,6 +95,10 @@ export class GuardPageSource implements PageSource {
     options: GuardPageSourceOptions = {},
   ) {
     this.memory = memory;
+    this.spans =
+      typeof (space as Partial<SpanLookup>).recordAt === "function"
+        ? (space as unknown as SpanLookup)
+        : undefined;
     this.pageLimit = checkPageLimit(options.pageLimit);
     const quarantine = options.quarantinePages ?? DEFAULT_QUARANTINE_PAGES;
     checkSize(quarantine, "quarantinePages");
@@ -149,10 +171,10 @@ export class GuardPageSource implements PageSource {
     this.checkLive();
     const bytes = countPages * PAGE_SIZE;
     const region =
-      Number.isSafeInteger(addr) && addr % PAGE_SIZE === 0 && addr >= this.space.low
-        ? this.space.regionAt(addr)
+      Number.isSafeInteger(addr) && floorTo(addr, PAGE_SIZE) === addr
+        ? this.spanAt(addr)
         : undefined;
-    if (region?.name !== this.runName || addr + bytes > region.start + region.sizeBytes) {
+    if (region?.name !== this.runName || addr + bytes > region.end) {
       throw new AllocatorError(
         "EFAULT",
         `freePages: ${describeValue(addr)} + ${countPages} page(s) was not handed out by ${this.runName.replace(/ run$/, "")}`,
@@ -202,9 +224,8 @@ export class GuardPageSource implements PageSource {
 
   /** True when the page holding `addr` belongs to a run handed out and not freed. */
   isInUse(addr: number): boolean {
-    if (!Number.isSafeInteger(addr) || addr < this.space.low || addr >= this.space.high)
-      return false;
-    return this.space.regionAt(addr)?.name === this.runName;
+    if (!Number.isSafeInteger(addr)) return false;
+    return this.spanAt(addr)?.name === this.runName;
   }
 
   stats(): PageSourceStats {
@@ -310,7 +331,7 @@ export class GuardPageSource implements PageSource {
     );
   }
 
-  private isData(region: Region | undefined): boolean {
+  private isData(region: Span | undefined): boolean {
     return region?.name === this.runName || region?.name === this.quarantineName;
   }
 
@@ -318,24 +339,35 @@ export class GuardPageSource implements PageSource {
     return addr >= this.space.low && addr < this.space.high ? this.space.regionAt(addr) : undefined;
   }
 
+  /** The region holding `addr` (guard included), as a span; undefined outside the space. */
+  private spanAt(addr: number): Span | undefined {
+    if (!(addr >= this.space.low && addr < this.space.high)) return undefined;
+    if (this.spans !== undefined) return this.spans.recordAt(addr);
+    const region = this.space.regionAt(addr);
+    return region === undefined
+      ? undefined
+      : { start: region.start, end: region.start + region.sizeBytes, name: region.name };
+  }
+
   /**
    * After [addr, addr + bytes) was unmapped: drops a guard page on either side of it that no
    * longer borders a run or a quarantined range.
    */
   private tidyAround(addr: number, bytes: number): void {
-    const below = this.regionAt(addr - 1);
-    if (below?.name === this.guardName && below.start + below.sizeBytes === addr) {
-      const beyond = this.regionAt(below.start - 1);
-      const borders = beyond !== undefined && beyond.start + beyond.sizeBytes === below.start;
-      if (!(borders && this.isData(beyond))) this.space.unmap(below.start, below.sizeBytes);
+    const below = this.spanAt(addr - 1);
+    if (below?.name === this.guardName && below.end === addr) {
+      const belowStart = below.start;
+      const beyond = this.spanAt(belowStart - 1);
+      const borders = beyond !== undefined && beyond.end === belowStart;
+      if (!(borders && this.isData(beyond))) this.space.unmap(belowStart, addr - belowStart);
     }
     const end = addr + bytes;
-    const above = this.regionAt(end);
+    const above = this.spanAt(end);
     if (above?.name === this.guardName && above.start === end) {
-      const aboveEnd = above.start + above.sizeBytes;
-      const beyond = this.regionAt(aboveEnd);
+      const aboveEnd = above.end;
+      const beyond = this.spanAt(aboveEnd);
       if (!(beyond?.start === aboveEnd && this.isData(beyond)))
-        this.space.unmap(above.start, above.sizeBytes);
+        this.space.unmap(end, aboveEnd - end);
     }
   }
 }

@@ -232,6 +232,25 @@ describe("GuardHeap bad frees and corruption", () => {
     heap.check();
   });
 
+  it("heap_size answers 0 around, between and after its objects, on the machine too", () => {
+    for (const { heap } of [flatGuard(), guardOnMachine(bootMachine())]) {
+      const a = heap.heap_alloc(40, 0);
+      const b = heap.heap_alloc(2 * PAGE_SIZE, 0);
+      const [low, high] = a < b ? [a, b] : [b, a];
+      for (const ptr of [low - PAGE_SIZE, low - 8, low + 8, high + 8, high + 3 * PAGE_SIZE, 0.5])
+        expect(heap.heap_size(ptr)).toBe(0);
+      expect([heap.heap_size(a), heap.heap_size(b)]).toEqual([40, 2 * PAGE_SIZE]);
+      heap.heap_free(a);
+      heap.heap_free(b);
+      expect([heap.heap_size(a), heap.heap_size(b)]).toEqual([0, 0]);
+      // Empty again: the next object may land anywhere, below or above the old ones.
+      const c = heap.heap_alloc(8, 0);
+      expect(heap.heap_size(c)).toBe(8);
+      heap.heap_free(c);
+      heap.check();
+    }
+  });
+
   it("lets a fault outside every guarded object through unchanged", () => {
     const vmm = bootMachine();
     const { heap } = guardOnMachine(vmm);

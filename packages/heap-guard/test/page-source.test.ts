@@ -62,6 +62,40 @@ describe("GuardPageSource", () => {
     ).toEqual([]);
   });
 
+  it("keeps the same regions over a space that has only regionAt (no recordAt)", () => {
+    // The source looks regions up with the VMM's recordAt when the space has one; any other
+    // AddressSpace goes through regionAt. Both must leave the same layout behind.
+    const plain = new Proxy(space, {
+      get(target, key) {
+        if (key === "recordAt") return undefined;
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const layouts: string[][] = [];
+    for (const over of [space, plain]) {
+      const source = new GuardPageSource(over, memory, { quarantinePages: 2, name: "same" });
+      const runs = [source.allocPages(1), source.allocPages(2), source.allocPages(1)];
+      source.freePages(runs[1]!, 2);
+      source.freePages(runs[0]!, 1);
+      expect(source.isInUse(runs[2]!)).toBe(true);
+      expect(source.isInUse(runs[0]!)).toBe(false);
+      expect((thrown(() => source.freePages(runs[0]!, 1)) as AllocatorError).code).toBe("EFAULT");
+      source.check();
+      layouts.push(
+        space
+          .regions()
+          .filter((r) => r.name.startsWith("same "))
+          .map((r) => `${r.name} ${(r.start - runs[0]!) / PAGE_SIZE}+${r.sizeBytes / PAGE_SIZE}`),
+      );
+      source.freePages(runs[2]!, 1);
+      source.flushQuarantine();
+      source.check();
+      expect(space.regions().filter((r) => r.name.startsWith("same "))).toEqual([]);
+    }
+    expect(layouts[1]).toEqual(layouts[0]);
+  });
+
   it("takes a run back in parts, keeping guard pages while any part is reserved", () => {
     const source = new GuardPageSource(space, memory, { quarantinePages: 0 });
     const run = source.allocPages(4);
