@@ -77,9 +77,9 @@ export function join64(lo: number, hi: number): number {
   return (hi >>> 0) * TWO_POW_32 + (lo >>> 0);
 }
 
-/** Low 32 bits of a non-negative integer below 2^53. */
+/** Low 32 bits of a non-negative integer below 2^53 (ToUint32 is exactly that, without fmod). */
 export function low32(value: number): number {
-  return (value % TWO_POW_32) >>> 0;
+  return value >>> 0;
 }
 
 /** High bits (above bit 31) of a non-negative integer below 2^53. */

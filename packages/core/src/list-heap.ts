@@ -418,7 +418,7 @@ export class ListHeap implements Heap {
   }
 
   private write64(addr: number, value: number): void {
-    this.memory.write32(addr, value % TWO_POW_32);
+    this.memory.write32(addr, value >>> 0); // ToUint32: the low 32 bits, exact below 2^53
     this.memory.write32(addr + 4, Math.floor(value / TWO_POW_32));
   }
 
