@@ -184,12 +184,10 @@ export function judgeGoals(results: Omit<BenchResults, "goals">): GoalResult[] {
     "vmm-100k-vs-1k",
     `VMM map+unmap at 100,000 regions <= ${results.vmmScaling.goalRatio}x its per-operation cost at 1,000`,
     over.length === 0,
-    `${worst.length - over.length} of ${worst.length} configurations within; ` +
-      worst
-        .slice(0, 3)
-        .map((s) => `${s.mode} ${s.access} ${s.pattern} ${x(s.ratio)}`)
-        .join(", ") +
-      (worst.length > 3 ? ", ..." : ""),
+    `${worst.length - over.length} of ${worst.length} configurations within` +
+      (over.length === 0
+        ? ` (worst ${worst[0] ? `${worst[0].mode} ${worst[0].access} ${worst[0].pattern} ${x(worst[0].ratio)}` : "none"})`
+        : `; over: ${over.map((s) => `${s.mode} ${s.access} ${s.pattern} ${x(s.ratio)}`).join(", ")}`),
   );
   return goals;
 }

@@ -283,3 +283,30 @@ describe("allockit bench --quick", () => {
     }
   });
 });
+
+describe("allockit bench: bad arguments", () => {
+  const fail = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        ["packages/cli/dist/bin.js", "bench", ...args],
+        { cwd: repoRoot, encoding: "utf8" },
+        (error, _out, stderr) =>
+          resolve({ code: error === null ? 0 : (error.code as number), stderr }),
+      ),
+    );
+
+  it("names a --traces folder without trace files, and a --from file that is not a bench JSON", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "allockit-bench-empty-"));
+    const traces = await fail(["--quick", "--traces", empty]);
+    expect(traces.code).toBe(1);
+    expect(traces.stderr).toContain(`--traces ${empty}: no *.trc or *.trc.gz files there`);
+    const notBench = join(empty, "other.json");
+    writeFileSync(notBench, JSON.stringify({ machine: {} }));
+    const from = await fail(["--from", notBench]);
+    expect(from.code).toBe(1);
+    expect(from.stderr).toContain(`--from ${notBench}: not an allockit bench JSON (no "pmm")`);
+    const both = await fail(["--from", notBench, "--quick"]);
+    expect(both.stderr).toContain("--from renders a saved run; --quick and --traces measure");
+  });
+});
