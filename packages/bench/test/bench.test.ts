@@ -30,8 +30,8 @@ const hasCompiler = ((): boolean => {
   }
 })();
 
-// Runs `allockit bench --quick` as a user would (the built CLI, `npx tsc -b` first): every
-// table at tiny sizes. No timing is asserted anywhere.
+// Runs `pnpm bench --quick` as a user would (its script over the built CLI, `npx tsc -b` first):
+// every table at tiny sizes. No timing is asserted anywhere.
 describe("allockit bench --quick", () => {
   let results: BenchResults;
   let stdout = "";
@@ -52,8 +52,8 @@ describe("allockit bench --quick", () => {
       execFile(
         process.execPath,
         [
-          "packages/cli/dist/bin.js",
-          "bench",
+          // What `pnpm bench --quick ...` runs after `tsc -b`.
+          "scripts/bench.mjs",
           "--quick",
           "--json",
           json,
