@@ -222,7 +222,9 @@ function traceTables(results: BenchResults): BenchTable[] {
       notes: [
         "fragmentation = peak footprint (pages from the PageSource) / peak live bytes (sizes asked for)",
         "heap-guard-sampling: 1 allocation in 64 through guard pages, the rest to heap-slab",
-        "thi.ng: @thi.ng/malloc's MemPool on the same replay harness, one replay",
+        rows.some((r) => r.heap === "thi.ng")
+          ? "thi.ng: @thi.ng/malloc's MemPool on the same replay harness, one replay"
+          : "thi.ng: not measured (@thi.ng/malloc, a dev dependency of @allockit/bench, is not installed)",
         "bump-arena: a JavaScript bump pointer that never frees, on the same replay harness (the speed limit)",
         hasNative
           ? "native-malloc: the C library's malloc replaying the same trace in a C program (footprint: mallinfo2 arena + hblkhd)"

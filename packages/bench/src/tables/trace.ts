@@ -13,7 +13,6 @@ import {
 } from "@allockit/core";
 import { median } from "../measure.js";
 import { BumpArena } from "../references/bump-arena.js";
-import { ThingMalloc } from "../references/thing-malloc.js";
 import { measureNativeReplay } from "../references/native-malloc.js";
 
 /** The sample trace shipped with the repository (see fixtures/traces/README.md). */
@@ -94,11 +93,14 @@ export async function measureTraceReplay(
   if (entry === undefined && heap !== "bump-arena" && heap !== "thi.ng")
     throw new Error(`bench: unknown heap ${heap}`);
   const trace = readTraceFile(file, ops);
+  // Loaded only here: @thi.ng/malloc is a dev dependency, absent where the CLI is installed.
+  const { ThingMalloc } =
+    heap === "thi.ng" ? await import("../references/thing-malloc.js") : { ThingMalloc: undefined };
   const reports: TraceReplayReport[] = [];
   for (let run = 0; run < runs; run++) {
     if (entry === undefined) {
       const bytes = referenceBytes(trace);
-      const reference = heap === "thi.ng" ? new ThingMalloc(bytes) : new BumpArena(bytes);
+      const reference = ThingMalloc ? new ThingMalloc(bytes) : new BumpArena(bytes);
       reports.push(replayTrace(trace, reference, { heap, memory }));
       continue;
     }
@@ -118,6 +120,19 @@ export async function measureTraceReplay(
     opsPerSec: Math.round(median(reports.map((r) => r.opsPerSec))),
     runs,
   };
+}
+
+/**
+ * Whether @thi.ng/malloc can be loaded: it is a dev dependency of this package, there in the
+ * repository and absent where the CLI was installed from a tarball (its row is then left out).
+ */
+export function thingMallocInstalled(): boolean {
+  try {
+    import.meta.resolve("@thi.ng/malloc");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The trace files of a folder (`*.trc` and `*.trc.gz`), sorted by name. */
@@ -155,7 +170,7 @@ export function measureTraceReplays(
     for (const memory of TRACE_MEMORIES) {
       for (const entry of TRACE_HEAPS) rows.push(child(file, entry.name, memory, runs));
     }
-    rows.push(child(file, "thi.ng", "flat", 1));
+    if (thingMallocInstalled()) rows.push(child(file, "thi.ng", "flat", 1));
     rows.push(child(file, "bump-arena", "flat", runs));
     log(`${traceName(file)}: native-malloc`);
     const native = measureNativeReplay(file, ops, runs);
