@@ -55,13 +55,11 @@ export class BlockSearch {
     stepFrames: number,
     request: FrameRequest,
   ): boolean {
-    let address = this.areas.heads[zone * this.areas.orderCount + order]!;
+    let frame = this.areas.heads[zone * this.areas.orderCount + order]!;
     // Bounded by the count, so a corrupted (cyclic) list cannot hang the search.
-    for (let seen = 0; address !== 0 && seen < blocks; seen++) {
-      if (this.holds(address / PAGE_SIZE, order, lowFrame, highFrame, stepFrames, request)) {
-        return true;
-      }
-      address = this.areas.nextOnList(address);
+    for (let seen = 0; frame !== 0 && seen < blocks; seen++) {
+      if (this.holds(frame, order, lowFrame, highFrame, stepFrames, request)) return true;
+      frame = this.areas.nextOnList(frame);
     }
     return false;
   }

@@ -32,7 +32,7 @@ import {
   type BuddyPmmOptions,
   type ResolvedBuddyPmmOptions,
 } from "./options.js";
-import { findBit, lowestSetBit, setBit, clearBit, testBit, writeBits } from "./ram-bitmap.js";
+import { findBit, lowestSetBit, setBit, testBit, writeBits } from "./ram-bitmap.js";
 import { RegionTable, planRegions } from "./region-table.js";
 import { ZONE_COUNT, ZONE_NORMAL, ZoneFrames, zoneNumber } from "./zones.js";
 
@@ -262,12 +262,17 @@ export class BuddyPmm implements PhysicalMemoryManager {
     for (let zone = ZONE_NORMAL; zone >= 0; zone--) {
       const orders = areas.nonEmptyOrders[zone]!;
       if (orders === 0) continue;
-      const order = lowestSetBit(orders);
-      const frame = areas.takeFirst(zone, order);
-      if (order > 0) areas.split(frame, order, 0, frame, zone);
-      const regions = state.regions;
-      const r = regions.find(frame);
-      setBit(state.memory, regions.allocatedBitmap[r]!, frame - regions.baseFrame[r]!);
+      let frame: number;
+      if ((orders & 1) !== 0 && areas.maxOrder > 0) {
+        frame = areas.takeFrame(zone);
+      } else {
+        const order = lowestSetBit(orders);
+        frame = areas.takeFirst(zone, order);
+        if (order > 0) areas.split(frame, order, 0, frame, zone);
+        const regions = state.regions;
+        const r = regions.find(frame);
+        setBit(state.memory, regions.allocatedBitmap[r]!, frame - regions.baseFrame[r]!);
+      }
       if (this.scrubOnAlloc) state.memory.fill(frame * PAGE_SIZE, 0, PAGE_SIZE);
       return frame * PAGE_SIZE;
     }
@@ -331,17 +336,7 @@ export class BuddyPmm implements PhysicalMemoryManager {
   /** The hot path: frees one allocated frame; false (nothing done) when it is not one. */
   private freeOneFrame(state: BuddyState, addr: number): boolean {
     if (!(addr > 0 && addr % PAGE_SIZE === 0)) return false;
-    const { memory, regions } = state;
-    const frame = addr / PAGE_SIZE;
-    const r = regions.find(frame);
-    if (r < 0) return false;
-    const index = frame - regions.baseFrame[r]!;
-    const allocated = regions.allocatedBitmap[r]!;
-    if (!testBit(memory, allocated, index)) return false;
-    clearBit(memory, allocated, index);
-    if (this.scrubOnFree) memory.fill(addr, 0, PAGE_SIZE);
-    state.areas.release(frame, 0, this.zones.zoneOf(frame));
-    return true;
+    return state.areas.freeFrame(addr / PAGE_SIZE);
   }
 
   /** EFAULT or EDOUBLEFREE naming the first frame of the run that is not allocated. */

@@ -7,7 +7,7 @@ import { ZONE_COUNT, zoneName } from "./zones.js";
  * The full consistency walk behind `check()`. It proves, from RAM alone, that every frame of
  * every region is in exactly one state (free in exactly one block, allocated, or unmanaged):
  *
- * 1. every list: links both ways, no cycle, each block aligned to its order, inside one region
+ * 1. every list: links both ways (the head has no previous link), no cycle, each block aligned to its order, inside one region
  *    and its zone, its free bit set, no allocated or unmanaged frame inside, no free ancestor
  *    (overlap), its buddy not free at the same order (a missed coalesce), count as recorded;
  * 2. the top order (a bitmap only): the same per block, and its scan hint a true lower bound;
@@ -71,29 +71,31 @@ function walkList(
   const slot = zone * areas.orderCount + order;
   const expected = areas.blockCounts[slot]!;
   const where = `zone ${zoneName(zone)} order ${order} list`;
-  let address = areas.heads[slot]!;
+  let frame = areas.heads[slot]!;
   let previous = 0;
   let seen = 0;
-  while (address !== 0) {
+  while (frame !== 0) {
+    const address = frame * PAGE_SIZE;
     if (seen >= expected) {
       corrupt(
-        `${where} holds more than its ${expected} blocks (a cycle or a stray link after ${hex(previous)})`,
+        `${where} holds more than its ${expected} blocks (a cycle or a stray link after ${hex(previous * PAGE_SIZE)})`,
         address,
       );
     }
-    if (address % (2 ** order * PAGE_SIZE) !== 0) {
+    if (frame % 2 ** order !== 0) {
       corrupt(`${where}: block ${hex(address)} is not aligned to its order`, address);
     }
-    checkFreeBlock(snapshot, areas, address / PAGE_SIZE, order, zone, where);
-    const back = areas.previousOnList(address);
+    checkFreeBlock(snapshot, areas, frame, order, zone, where);
+    // The head's previous link is not kept.
+    const back = seen === 0 ? 0 : areas.previousOnList(frame);
     if (back !== previous) {
       corrupt(
-        `${where}: block ${hex(address)} links back to ${hex(back)}, not ${hex(previous)}`,
+        `${where}: block ${hex(address)} links back to ${hex(back * PAGE_SIZE)}, not ${hex(previous * PAGE_SIZE)}`,
         address,
       );
     }
-    previous = address;
-    address = areas.nextOnList(address);
+    previous = frame;
+    frame = areas.nextOnList(frame);
     seen++;
   }
   if (seen !== expected) corrupt(`${where} holds ${seen} blocks, counted ${expected}`, seen);

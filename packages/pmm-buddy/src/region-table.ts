@@ -80,17 +80,27 @@ export function planRegions(
   return regions;
 }
 
+/**
+ * A packed array of `length` zeros. The hot paths read frame numbers and bitmap addresses from
+ * plain arrays rather than Float64Arrays: V8 then knows them as small integers (while they are
+ * below 2^31) and keeps the address arithmetic in 32-bit integers instead of doubles.
+ */
+export function zeros(length: number): number[] {
+  return Array.from({ length }, () => 0);
+}
+
 export class RegionTable {
   readonly count: number;
   readonly orderCount: number;
+  // Plain arrays (see `zeros`); the rest are Float64Arrays.
   /** First frame of each region. */
-  readonly baseFrame: Float64Array;
+  readonly baseFrame: number[];
   /** One past the last frame of each region. */
-  readonly endFrame: Float64Array;
+  readonly endFrame: number[];
   /** Address of the order-k free bitmap of region r at `[r * orderCount + k]`. */
-  readonly freeBitmap: Float64Array;
-  readonly allocatedBitmap: Float64Array;
-  readonly unmanagedBitmap: Float64Array;
+  readonly freeBitmap: number[];
+  readonly allocatedBitmap: number[];
+  readonly unmanagedBitmap: number[];
   /** Each region's metadata block (address, bytes). */
   readonly metadataAddress: Float64Array;
   readonly metadataBytes: Float64Array;
@@ -109,11 +119,11 @@ export class RegionTable {
   ) {
     this.count = spans.length;
     this.orderCount = maxOrder + 1;
-    this.baseFrame = Float64Array.from(spans, (s) => s[0]);
-    this.endFrame = Float64Array.from(spans, (s) => s[1]);
-    this.freeBitmap = new Float64Array(this.count * this.orderCount);
-    this.allocatedBitmap = new Float64Array(this.count);
-    this.unmanagedBitmap = new Float64Array(this.count);
+    this.baseFrame = spans.map((s) => s[0]);
+    this.endFrame = spans.map((s) => s[1]);
+    this.freeBitmap = zeros(this.count * this.orderCount);
+    this.allocatedBitmap = zeros(this.count);
+    this.unmanagedBitmap = zeros(this.count);
     this.metadataAddress = new Float64Array(this.count);
     this.metadataBytes = new Float64Array(this.count);
     let total = 0;
