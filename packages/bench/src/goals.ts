@@ -29,6 +29,7 @@ export const GOAL_IDS = [
 export type GoalId = (typeof GOAL_IDS)[number];
 
 const x = (value: number) => `${value.toFixed(2)}x`;
+const count = (value: number | undefined) => (value ?? NaN).toLocaleString("en-US");
 
 function row(rows: readonly TraceRow[], trace: string, heap: string, memory?: string) {
   return rows.find(
@@ -182,7 +183,7 @@ export function judgeGoals(results: Omit<BenchResults, "goals">): GoalResult[] {
   const over = worst.filter((s) => !s.met);
   add(
     "vmm-100k-vs-1k",
-    `VMM map+unmap at 100,000 regions <= ${results.vmmScaling.goalRatio}x its per-operation cost at 1,000`,
+    `VMM map+unmap at ${count(results.vmmScaling.sizes[1])} regions <= ${results.vmmScaling.goalRatio}x its per-operation cost at ${count(results.vmmScaling.sizes[0])}`,
     over.length === 0,
     `${worst.length - over.length} of ${worst.length} configurations within` +
       (over.length === 0

@@ -92,9 +92,13 @@ export function runBench(options: BenchOptions, progress: BenchProgress = () => 
   const mmu = measureMmu(options.quick ? measure : { runs: 7, operations: 20_000_000 });
   step("sparse machine: 64 GiB, 4-level paging, last page of RAM written and read");
   const sparseMachine = measureSparseMachine(options.quick ? 1 : 64);
-  step("VMM: map+unmap with 1,000 and 100,000 live regions, every mode and access");
+  step(
+    "VMM: map+unmap with 1,000 and 100,000 live regions (quick: 200 and 10,000), every mode and access",
+  );
   const { rows: vmm, ...vmmScaling } = measureVmm(
-    options.quick ? { runs: 1, operations: 500 } : { runs: 5, operations: 30_000 },
+    options.quick
+      ? { runs: 1, operations: 500, sizes: [200, 10_000] }
+      : { runs: 5, operations: 30_000 },
   );
   step("boot: every mode and PMM on 4 GiB, long mode on 1 and 64 GiB");
   const boot = measureBootTimes(options.quick ? 1 : 25);

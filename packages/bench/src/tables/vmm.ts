@@ -36,6 +36,8 @@ export interface VmmMeasureOptions {
   operations: number;
   /** Accesses to measure (default all three). */
   accesses?: readonly PageTableAccess[];
+  /** The two live-region counts compared (default VMM_SIZES; --quick uses fewer). */
+  sizes?: readonly [number, number];
 }
 
 export interface VmmThroughput {
@@ -176,7 +178,7 @@ export function measureVmmConfig(
   const rows: VmmThroughput[] = [];
   const scaling: VmmScaling[] = [];
   let sink = 0;
-  const lives = VMM_SIZES.map((n) => liveSpace(mode, access, n));
+  const lives = (options.sizes ?? VMM_SIZES).map((n) => liveSpace(mode, access, n));
   for (const pattern of MAP_PATTERNS) {
     const rates: number[][] = lives.map(() => []);
     lives.forEach((live, i) => {
@@ -237,7 +239,14 @@ export function measureVmm(options: VmmMeasureOptions): VmmFigures {
     for (const access of options.accesses ?? VMM_ACCESSES) {
       const out = execFileSync(
         process.execPath,
-        [script, mode, access, String(options.runs), String(options.operations)],
+        [
+          script,
+          mode,
+          access,
+          String(options.runs),
+          String(options.operations),
+          ...(options.sizes ?? VMM_SIZES).map(String),
+        ],
         { encoding: "utf8" },
       );
       const figures = JSON.parse(out) as VmmConfigFigures;
@@ -259,7 +268,7 @@ export function measureVmm(options: VmmMeasureOptions): VmmFigures {
     };
   });
   return {
-    sizes: VMM_SIZES,
+    sizes: options.sizes ?? VMM_SIZES,
     goalRatio: VMM_GOAL_RATIO,
     rows,
     scaling,
