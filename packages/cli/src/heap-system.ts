@@ -1,5 +1,11 @@
-import { AllocatorError, type AllockitConfig } from "@allockit/core";
-import { BOOT_MACHINE_PLUGIN, BOOT_VMM_PLUGIN, PMM_SHORT_NAMES } from "./boot.js";
+import {
+  AllocatorError,
+  HEAP_TESTBED_FLAT_MIB,
+  HEAP_TESTBED_MACHINE,
+  heapTestbedConfig,
+  type AllockitConfig,
+} from "@allockit/core";
+import { PMM_SHORT_NAMES } from "./boot.js";
 import { composeConfig, composeSystem, type LoadedSystem } from "./system.js";
 
 /** Where a heap chosen with --heap runs: flat memory, or the machine (PMM, VMM, paging). */
@@ -14,11 +20,15 @@ export const HEAP_SHORT_NAMES: Readonly<Record<string, string>> = {
   "heap-guard": "@allockit/heap-guard",
 };
 
-/** The machine --memory machine boots: long mode over a buddy PMM (it hands out DMA runs). */
-export const MACHINE_DEFAULTS = { ramMiB: 512, mode: "long", pmm: "buddy" } as const;
+/** The machine --memory machine boots (core's heap testbed): long mode over a buddy PMM. */
+export const MACHINE_DEFAULTS = {
+  ramMiB: HEAP_TESTBED_MACHINE.ramMiB,
+  mode: HEAP_TESTBED_MACHINE.mode,
+  pmm: "buddy",
+} as const;
 
 /** Flat memory for --memory flat: room for a trace's peak with any heap's overhead. */
-export const FLAT_MEMORY_MIB = 512;
+export const FLAT_MEMORY_MIB = HEAP_TESTBED_FLAT_MIB;
 
 export interface HeapSystemFlags {
   /** A short name (list-heap, heap-slab, heap-bucket, heap-guard) or a plugin specifier. */
@@ -33,13 +43,7 @@ export interface HeapSystemFlags {
 /** The config that runs `flags.heap` on flat memory or on the booted machine. */
 export function heapSystemConfig(flags: HeapSystemFlags): AllockitConfig {
   const heap = { plugin: HEAP_SHORT_NAMES[flags.heap] ?? flags.heap, options: {} };
-  if (flags.memory === "flat") {
-    return {
-      machine: { plugin: "@allockit/core/flat", options: { sizeMiB: FLAT_MEMORY_MIB } },
-      heap,
-    };
-  }
-  if (flags.memory !== "machine") {
+  if (flags.memory !== "flat" && flags.memory !== "machine") {
     throw new AllocatorError(
       "EINVAL",
       `--memory ${JSON.stringify(flags.memory)} is not one of ${MEMORY_KINDS.join(", ")}`,
@@ -47,15 +51,11 @@ export function heapSystemConfig(flags: HeapSystemFlags): AllockitConfig {
     );
   }
   const pmm = flags.pmm ?? MACHINE_DEFAULTS.pmm;
-  return {
-    machine: {
-      plugin: BOOT_MACHINE_PLUGIN,
-      options: { ramMiB: flags.ramMiB ?? MACHINE_DEFAULTS.ramMiB },
-    },
-    pmm: { plugin: PMM_SHORT_NAMES[pmm] ?? pmm, options: {} },
-    vmm: { plugin: BOOT_VMM_PLUGIN, options: { mode: flags.mode ?? MACHINE_DEFAULTS.mode } },
-    heap,
-  };
+  return heapTestbedConfig(heap, flags.memory, {
+    ...(flags.ramMiB === undefined ? {} : { ramMiB: flags.ramMiB }),
+    ...(flags.mode === undefined ? {} : { mode: flags.mode }),
+    pmm: PMM_SHORT_NAMES[pmm] ?? pmm,
+  });
 }
 
 /** How a config from flags is named in reports. */

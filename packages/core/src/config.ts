@@ -54,6 +54,46 @@ export const FLAT_CONFIG: AllockitConfig = {
   heap: { plugin: "@allockit/core/list-heap", options: {} },
 };
 
+/** Where a heap runs to be compared: flat memory, or the booted machine (PMM, VMM, paging). */
+export type HeapTestbed = "flat" | "machine";
+
+/** The machine a heap testbed boots: long mode over a buddy PMM (it hands out DMA runs). */
+export const HEAP_TESTBED_MACHINE = {
+  ramMiB: 512,
+  mode: "long",
+  pmm: "@allockit/pmm-buddy",
+} as const;
+
+/** Flat memory of a heap testbed: room for a trace's peak with any heap's overhead. */
+export const HEAP_TESTBED_FLAT_MIB = 512;
+
+/**
+ * The system that runs `heap` on flat memory or on the machine, as `allockit trace replay
+ * --memory flat|machine` and the benchmarks' trace table compose it; the machine's RAM, mode and
+ * PMM can be changed.
+ */
+export function heapTestbedConfig(
+  heap: AllockitConfig["heap"],
+  testbed: HeapTestbed,
+  machine: { ramMiB?: number; mode?: string; pmm?: string } = {},
+): AllockitConfig {
+  if (testbed === "flat") {
+    return {
+      machine: { plugin: "@allockit/core/flat", options: { sizeMiB: HEAP_TESTBED_FLAT_MIB } },
+      heap,
+    };
+  }
+  return {
+    machine: {
+      plugin: "@allockit/x86-machine",
+      options: { ramMiB: machine.ramMiB ?? HEAP_TESTBED_MACHINE.ramMiB },
+    },
+    pmm: { plugin: machine.pmm ?? HEAP_TESTBED_MACHINE.pmm, options: {} },
+    vmm: { plugin: "@allockit/vmm", options: { mode: machine.mode ?? HEAP_TESTBED_MACHINE.mode } },
+    heap,
+  };
+}
+
 /**
  * Validates a config object. A failure is an ECONFIG error naming the source (a file name, say),
  * the JSON path and the bad value.

@@ -6,9 +6,11 @@ import {
   API_VERSION,
   DEFAULT_CONFIG,
   FLAT_CONFIG,
+  HEAP_TESTBED_FLAT_MIB,
   ListHeap,
   compose,
   configJsonSchema,
+  heapTestbedConfig,
   isAllocatorError,
   loadPlugin,
   parseConfig,
@@ -56,6 +58,28 @@ describe("compose", () => {
     expect(system.heap.memory.read32(p)).toBe(0x12345678);
     expect(system.pageSource.stats().pagesInUse).toBeGreaterThan(0);
     expect(system.pmm).toBeUndefined();
+  });
+
+  it("composes a heap testbed: the same heap on flat memory and on a booted long-mode machine", async () => {
+    const heap = { plugin: "@allockit/core/list-heap", options: {} };
+    const flat = await compose(heapTestbedConfig(heap, "flat"), { resolveFrom: [repoRoot] });
+    expect(flat.plugins.machine?.manifest.name).toBe("@allockit/core/flat");
+    const end = HEAP_TESTBED_FLAT_MIB * 2 ** 20;
+    expect(() => flat.memory.read32(end - 4)).not.toThrow();
+    expect(() => flat.memory.read32(end)).toThrow(/outside flat memory/);
+    expect(flat.pmm).toBeUndefined();
+    const machine = await compose(heapTestbedConfig(heap, "machine", { ramMiB: 64, mode: "pae" }), {
+      resolveFrom: [repoRoot],
+    });
+    expect(machine.plugins.pmm?.manifest.name).toBe("@allockit/pmm-buddy");
+    expect(machine.plugins.vmm?.manifest.name).toBe("@allockit/vmm");
+    expect(parseConfig(heapTestbedConfig(heap, "machine")).vmm?.options).toEqual({ mode: "long" });
+    for (const system of [flat, machine]) {
+      const p = system.heap.heap_alloc(100);
+      expect(p).not.toBe(0);
+      system.heap.heap_free(p);
+      system.heap.check();
+    }
   });
 
   it("gives each composed system its own instances", async () => {

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   compose,
+  heapTestbedConfig,
   readTraceFile,
   traceName,
   replayTrace,
-  type AllockitConfig,
   type Trace,
   type TraceReplayReport,
 } from "@allockit/core";
@@ -64,19 +64,6 @@ export interface TraceRow extends TraceReplayReport {
   runs: number;
 }
 
-/** The same systems as `allockit trace replay --memory flat|machine`. */
-function configFor(entry: TraceHeap, memory: TraceMemory): AllockitConfig {
-  const heap = { plugin: entry.plugin, options: entry.options };
-  if (memory === "flat")
-    return { machine: { plugin: "@allockit/core/flat", options: { sizeMiB: 512 } }, heap };
-  return {
-    machine: { plugin: "@allockit/x86-machine", options: { ramMiB: 512 } },
-    pmm: { plugin: "@allockit/pmm-buddy", options: {} },
-    vmm: { plugin: "@allockit/vmm", options: { mode: "long" } },
-    heap,
-  };
-}
-
 /**
  * Replays the first `ops` operations of a trace file `runs` times, each on a freshly composed
  * system (or a fresh reference heap), in this process. Footprint and fragmentation are the same
@@ -104,9 +91,12 @@ export async function measureTraceReplay(
       reports.push(replayTrace(trace, reference, { heap, memory }));
       continue;
     }
-    const system = await compose(configFor(entry, memory), {
-      resolveFrom: [fileURLToPath(new URL("../..", import.meta.url))],
-    });
+    const system = await compose(
+      heapTestbedConfig({ plugin: entry.plugin, options: entry.options }, memory),
+      {
+        resolveFrom: [fileURLToPath(new URL("../..", import.meta.url))],
+      },
+    );
     reports.push(replayTrace(trace, system.heap, { heap, memory }));
   }
   const first = reports[0]!;
