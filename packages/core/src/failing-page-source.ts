@@ -19,6 +19,11 @@ export interface FailingPageSourceOptions {
   pageLimit?: number;
 }
 
+/** A page source that can tell whether an address lies in a page it handed out. */
+interface PageOwnershipProbe {
+  isInUse(addr: number): boolean;
+}
+
 /**
  * Wraps a PageSource to make it fail on purpose: a page limit, and an armed failure of the Nth
  * `allocPages` call (counted from when it was armed) in `once` or `from` mode. Everything else
@@ -50,7 +55,15 @@ export class FailingPageSource implements PageSource {
     this.pageSize = inner.pageSize;
     this.memory = inner.memory;
     this.pageLimit = Math.min(checkPageLimit(options.pageLimit), inner.stats().pageLimit);
+    const probe = (inner as Partial<PageOwnershipProbe>).isInUse;
+    if (typeof probe === "function") this.isInUse = (addr) => probe.call(inner, addr);
   }
+
+  /**
+   * The inner source's page-ownership probe (FlatPageSource's, say), present only when the inner
+   * source has one, so a check that looks for the probe skips a source that cannot answer.
+   */
+  readonly isInUse?: (addr: number) => boolean;
 
   get physicalConstraints(): ReadonlySet<keyof FrameConstraints> | undefined {
     return this.inner.physicalConstraints;
@@ -108,12 +121,6 @@ export class FailingPageSource implements PageSource {
 
   translate(addr: number): number {
     return this.inner.translate?.(addr) ?? -1;
-  }
-
-  /** Passes FlatPageSource's ownership probe through when the inner source has one. */
-  isInUse(addr: number): boolean {
-    const probe = (this.inner as Partial<{ isInUse(addr: number): boolean }>).isInUse;
-    return probe === undefined ? true : probe.call(this.inner, addr);
   }
 
   stats(): PageSourceStats {

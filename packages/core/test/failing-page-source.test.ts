@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { FailingPageSource, FlatMemory, FlatPageSource, isAllocatorError } from "@allockit/core";
+import {
+  FailingPageSource,
+  FlatMemory,
+  FlatPageSource,
+  isAllocatorError,
+  type PageSource,
+} from "@allockit/core";
 
 function wrapped(pageLimit?: number): { inner: FlatPageSource; source: FailingPageSource } {
   const inner = new FlatPageSource(new FlatMemory(64 * 4096));
@@ -65,8 +71,21 @@ describe("FailingPageSource", () => {
     const addr = source.allocPages(1, { physical: { below: 16 * 4096 } });
     expect(addr).toBeLessThan(16 * 4096);
     expect(source.translate(addr)).toBe(addr);
-    expect(source.isInUse(addr)).toBe(true);
+    expect(source.isInUse!(addr)).toBe(true);
     source.freePages(addr, 1);
-    expect(source.isInUse(addr)).toBe(false);
+    expect(source.isInUse!(addr)).toBe(false);
+  });
+
+  it("has no ownership probe when the inner source has none (a check skips it, not passes it)", () => {
+    const { inner } = wrapped();
+    const bare: PageSource = {
+      pageSize: inner.pageSize,
+      memory: inner.memory,
+      allocPages: (count, options) => inner.allocPages(count, options),
+      freePages: (addr, count) => inner.freePages(addr, count),
+      stats: () => inner.stats(),
+    };
+    expect(new FailingPageSource(bare).isInUse).toBeUndefined();
+    expect(new FailingPageSource(inner).isInUse).toBeTypeOf("function");
   });
 });
