@@ -25,6 +25,7 @@ export { formatAddress, whereText } from "./report.js";
 export {
   CANARY_BYTES,
   DEFAULT_ALIGN,
+  DEFAULT_POOL_SLOTS,
   DEFAULT_QUARANTINE_PAGES,
   MAX_ALIGN,
   RECORD_BYTES,

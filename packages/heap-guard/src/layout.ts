@@ -90,3 +90,9 @@ export const MAX_ALIGN = 2 ** 21;
 export const MAX_OBJECT_BYTES = 0xffffffff - PAGE_SIZE;
 /** Default size of the quarantine, in pages of freed objects. */
 export const DEFAULT_QUARANTINE_PAGES = 256;
+
+/**
+ * Slots of the plugin's KFENCE-style pool over a VMM: 4096 one-page objects between 4097 guard
+ * pages, 32 MiB of address space reserved on the first allocation (no frames until used).
+ */
+export const DEFAULT_POOL_SLOTS = 4096;

@@ -13,7 +13,7 @@ import type { DependencyContainer } from "tsyringe";
 import { z } from "zod";
 import { GuardHeap } from "./guard-heap.js";
 import { GuardPageSource } from "./guard-page-source.js";
-import { DEFAULT_QUARANTINE_PAGES } from "./layout.js";
+import { DEFAULT_POOL_SLOTS, DEFAULT_QUARANTINE_PAGES } from "./layout.js";
 import { DEFAULT_SAMPLE_EVERY, SamplingHeap } from "./sampling-heap.js";
 
 const optionsSchema = z
@@ -29,6 +29,15 @@ const optionsSchema = z
       .max(2 ** 20)
       .default(DEFAULT_QUARANTINE_PAGES)
       .describe("pages of freed objects kept unmapped (and their records kept) before reuse"),
+    poolSlots: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 20)
+      .default(DEFAULT_POOL_SLOTS)
+      .describe(
+        "one-page objects in the KFENCE-style pool of slots between guard pages, over a VMM (0: every object maps a reservation of its own)",
+      ),
     pageLimit: z
       .number()
       .int()
@@ -69,6 +78,7 @@ function createGuardHeap(c: DependencyContainer, options: GuardPluginOptions): G
     source = new GuardPageSource(vmm.kernelSpace, vmm.memory, {
       ...limit,
       quarantinePages: options.quarantinePages,
+      poolSlots: options.poolSlots,
       name: "heap-guard",
     });
   } else {

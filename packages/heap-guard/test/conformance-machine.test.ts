@@ -16,3 +16,18 @@ heapConformance(
     (source, guard) => new SamplingHeap(slabOver(source), guard, { every: 3 }),
   ),
 );
+
+// The KFENCE-style pool: one-page objects in slots between guard pages reserved once; a small
+// pool so that it runs out and larger or later objects take the per-region path beside it.
+heapConformance(
+  "GuardHeap over a GuardPageSource with a 16-slot pool on the machine",
+  guardMachineFactory(undefined, undefined, { poolSlots: 16 }),
+);
+heapConformance(
+  "SamplingHeap (1 in 3) over heap-slab, guard pages from a pool, on the machine",
+  guardMachineFactory(
+    undefined,
+    (source, guard) => new SamplingHeap(slabOver(source), guard, { every: 3 }),
+    { poolSlots: 64 },
+  ),
+);

@@ -3,6 +3,7 @@ import { container } from "tsyringe";
 import type { HeapFactory } from "@allockit/conformance";
 import { TOKENS, loadPlugin, resolveToken } from "@allockit/core";
 import type { Heap, PageSource } from "@allockit/core";
+import type { GuardPageSourceOptions } from "../src/index.js";
 import type { X86Vmm } from "@allockit/vmm";
 import { GuardHeap, GuardPageSource } from "../src/index.js";
 import { bootMachine } from "./machine.js";
@@ -16,11 +17,13 @@ import { bootMachine } from "./machine.js";
 export function guardMachineFactory(
   quarantinePages?: number,
   build: (source: PageSource, guard: GuardHeap) => Heap = (_, guard) => guard,
+  sourceOptions: GuardPageSourceOptions = {},
 ): HeapFactory {
   let vmm: X86Vmm | undefined;
   return (env) => {
     vmm ??= bootMachine();
     const guardSource = new GuardPageSource(vmm.kernelSpace, vmm.memory, {
+      ...sourceOptions,
       ...(env.pageLimit === undefined ? {} : { pageLimit: env.pageLimit }),
       ...(quarantinePages === undefined ? {} : { quarantinePages }),
     });

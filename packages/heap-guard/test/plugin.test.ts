@@ -26,16 +26,23 @@ describe("heap-guard plugin manifest", () => {
   });
 
   it("fills option defaults and rejects unknown or out-of-range options", () => {
-    expect(plugin.options.parse({})).toEqual({ mode: "right", quarantinePages: 256 });
+    expect(plugin.options.parse({})).toEqual({
+      mode: "right",
+      quarantinePages: 256,
+      poolSlots: 4096,
+    });
     expect(plugin.options.parse({ sample: { heap: { plugin: "@allockit/heap-slab" } } })).toEqual({
       mode: "right",
       quarantinePages: 256,
+      poolSlots: 4096,
       sample: { every: 100, heap: { plugin: "@allockit/heap-slab" } },
     });
     for (const bad of [
       { mode: "middle" },
       { quarantinePages: -1 },
       { quarantinePages: 1.5 },
+      { poolSlots: -1 },
+      { poolSlots: 2.5 },
       { pageLimit: 0 },
       { colour: "blue" },
       { sample: { every: 0, heap: { plugin: "x" } } },
@@ -83,6 +90,14 @@ describe("heap-guard plugin registration", () => {
     const heap = resolveToken(child, TOKENS.Heap) as GuardHeap;
     expect(heap.guardPages).toBe(true);
     expect(injectBug(heap, "overflow").kind).toBe("overflow");
+    // One-page objects come from the pool, reserved on the first one.
+    const vmm = resolveToken(child, TOKENS.Vmm);
+    const pool = vmm.kernelSpace.regions().filter((r) => r.name === "heap-guard pool");
+    expect(pool.length).toBeGreaterThan(0);
+    const p = heap.heap_alloc(8, 0);
+    expect(vmm.kernelSpace.regionAt(p - 4096)?.name).toBe("heap-guard pool");
+    heap.heap_free(p);
+    heap.check();
   });
 
   it("in sampling mode wraps TOKENS.WrappedHeap, and says so when nothing was composed there", () => {
