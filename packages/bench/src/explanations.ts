@@ -140,15 +140,16 @@ export function explainGoal(id: GoalId, results: BenchResults): string {
         ...(guard
           ? [
               "",
-              "heap-guard-sampling pays most: each of its guarded allocations (1 in 64) maps real pages",
-              "on the machine, a region for the object and its guard page in the kernel address space",
-              "(a region-tree insert and rebalance, frames from the PMM, zeroed, PTE writes), and each",
-              "free unmaps them (region-tree removal, PTE clears, INVLPG). On flat memory the same guard",
-              "pages are simulated by a wrapper around the memory, with no page tables at all. In a",
-              "profile of five machine replays the region tree and address-space work took about 40 ms",
-              "per replay, and garbage collection about 34 ms. A KFENCE-style fixed pool of object and",
-              "guard pages mapped once at boot, protected and unprotected per allocation, would remove",
-              "the region-tree work.",
+              "heap-guard-sampling pays most: each of its guarded allocations (1 in 64) maps a real",
+              "page on the machine and each free unmaps it again, so a use after free faults. Its",
+              "KFENCE-style pool reserves the slots and their guard pages once, but the VMM contract",
+              "has no call that makes a reserved page present or not present while keeping it",
+              "reserved, so an allocation is still an unmap of the reservation plus a map of a",
+              "committed page (region-tree updates, a frame from the PMM zeroed, PTE writes) and a",
+              "free the reverse (PTE clear, INVLPG, the frame back). On flat memory the guard pages",
+              "are simulated by a wrapper around the memory, with no page tables at all. Measured in",
+              "one process, the pool took 30-38 ms off a machine replay, to 1.94-1.99x; a present-bit",
+              "toggle on a pool region in the VMM would remove the remaining region-tree work.",
             ]
           : []),
       ]);
