@@ -1,7 +1,7 @@
-import { PAGE_SIZE } from "@allockit/core";
+import { PAGE_SIZE, high32, low32 } from "@allockit/core";
 import type { Memory } from "@allockit/core";
 import { CANARY_BYTES, CANARY_SALT, FLAG_CANARY, FLAG_LEFT, SLACK_BYTE } from "./layout.js";
-import { floorTo, hi32 as high32, lo32 as low32 } from "./words.js";
+import { floorTo } from "./words.js";
 
 /**
  * Where an object sits in its page run, and the signature around it.

@@ -1,5 +1,4 @@
-import { AllocatorError, PAGE_SIZE } from "@allockit/core";
-import { hi32 as high32, lo32 as low32 } from "./words.js";
+import { AllocatorError, PAGE_SIZE, high32, low32 } from "@allockit/core";
 import type { Memory, PageSource } from "@allockit/core";
 import {
   QUARANTINED_RECORD,

@@ -1,4 +1,4 @@
-import { PAGE_SIZE, alignUp, join64 } from "@allockit/core";
+import { PAGE_SIZE, alignUp, high32, join64, low32 } from "@allockit/core";
 import type { Memory, PageSource } from "@allockit/core";
 import {
   BUCKETS_PER_PAGE,
@@ -23,7 +23,6 @@ import {
   T_PAGES,
 } from "./layout.js";
 import { mixWord, writeTag } from "./tags.js";
-import { hi32 as high32, lo32 as low32 } from "./words.js";
 
 /** The object address of a record. */
 export function recordPointer(memory: Memory, record: number): number {
