@@ -31,13 +31,6 @@ export function binOf(size: number): number {
   return EXACT_BINS + (log - 12) * 4 + ((size >>> (log - 2)) & 3);
 }
 
-/** The smallest size filed in bin `bin`. */
-export function binFloor(bin: number): number {
-  if (bin < EXACT_BINS) return (bin + 1) * GRANULE;
-  const log = ((bin - EXACT_BINS) >> 2) + 12;
-  return 2 ** log + ((bin - EXACT_BINS) & 3) * 2 ** (log - 2);
-}
-
 /** The first non-empty bin at or after `from`, or -1. */
 export function nextBin(memory: Memory, ix: number, from: number): number {
   if (from >= BIN_COUNT) return -1;
