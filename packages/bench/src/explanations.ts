@@ -1,5 +1,5 @@
 import { formatRate } from "./measure.js";
-import type { GoalId } from "./goals.js";
+import { heapRow, machineFlatRatios, type GoalId } from "./goals.js";
 import type { BenchResults } from "./run.js";
 import type { TraceRow } from "./tables/trace.js";
 
@@ -7,10 +7,7 @@ const x = (value: number) => `${value.toFixed(2)}x`;
 const ns = (opsPerSec: number) => `${(1e9 / opsPerSec).toFixed(0)} ns`;
 
 function sampleRow(results: BenchResults, heap: string, memory?: string): TraceRow | undefined {
-  const trace = results.heaps[0]?.trace;
-  return results.heaps.find(
-    (r) => r.trace === trace && r.heap === heap && (memory === undefined || r.memory === memory),
-  );
+  return heapRow(results.heaps, results.heaps[0]?.trace, heap, memory);
 }
 
 /** Lines of prose as markdown: "" separates paragraphs, the rest joins into one line each. */
@@ -21,18 +18,6 @@ function prose(lines: readonly string[]): string {
     else paragraphs[paragraphs.length - 1]!.push(line);
   }
   return paragraphs.map((words) => words.join(" ")).join("\n\n");
-}
-
-/** machine seconds / flat seconds per heap on the sample trace, worst first. */
-function machineRatios(results: BenchResults): { heap: string; ratio: number }[] {
-  const trace = results.heaps[0]?.trace;
-  return results.heaps
-    .filter((r) => r.trace === trace && r.memory === "machine")
-    .map((machine) => {
-      const flat = sampleRow(results, machine.heap, "flat");
-      return { heap: machine.heap, ratio: flat ? machine.seconds / flat.seconds : NaN };
-    })
-    .sort((a, b) => b.ratio - a.ratio);
 }
 
 /**
@@ -126,7 +111,9 @@ export function explainGoal(id: GoalId, results: BenchResults): string {
       ]);
     }
     case "machine-vs-flat": {
-      const over = machineRatios(results).filter((r) => r.ratio > 2);
+      const over = machineFlatRatios(results.heaps, results.heaps[0]?.trace).filter(
+        (r) => r.ratio > 2,
+      );
       const guard = over.some((r) => r.heap === "heap-guard-sampling");
       return prose([
         `Over the line: ${over.map((r) => `${r.heap} ${x(r.ratio)}`).join(", ")}. Every heap access on the`,

@@ -31,10 +31,34 @@ export type GoalId = (typeof GOAL_IDS)[number];
 const x = (value: number) => `${value.toFixed(2)}x`;
 const count = (value: number | undefined) => (value ?? NaN).toLocaleString("en-US");
 
-function row(rows: readonly TraceRow[], trace: string, heap: string, memory?: string) {
+/** The row of `heap` replaying `trace` (on `memory`, when given). */
+export function heapRow(
+  rows: readonly TraceRow[],
+  trace: string | undefined,
+  heap: string,
+  memory?: string,
+): TraceRow | undefined {
   return rows.find(
     (r) => r.trace === trace && r.heap === heap && (memory === undefined || r.memory === memory),
   );
+}
+
+/** Machine seconds / flat seconds of every heap replayed on the machine, on `trace`, worst first. */
+export function machineFlatRatios(
+  rows: readonly TraceRow[],
+  trace: string | undefined,
+): { trace: string; heap: string; ratio: number }[] {
+  return rows
+    .filter((r) => r.trace === trace && r.memory === "machine")
+    .map((machine) => {
+      const flat = heapRow(rows, trace, machine.heap, "flat");
+      return {
+        trace: machine.trace,
+        heap: machine.heap,
+        ratio: flat ? machine.seconds / flat.seconds : NaN,
+      };
+    })
+    .sort((a, b) => b.ratio - a.ratio);
 }
 
 /** Judges every goal of the benchmark on `results`. */
@@ -66,8 +90,8 @@ export function judgeGoals(results: Omit<BenchResults, "goals">): GoalResult[] {
   const traces = [...new Set(results.heaps.map((r) => r.trace))];
   const perTrace = (heap: string, reference: string, memory = "flat") =>
     traces.map((trace) => {
-      const mine = row(results.heaps, trace, heap, memory);
-      const theirs = row(results.heaps, trace, reference);
+      const mine = heapRow(results.heaps, trace, heap, memory);
+      const theirs = heapRow(results.heaps, trace, reference);
       return {
         trace,
         share: mine && theirs ? mine.opsPerSec / theirs.opsPerSec : NaN,
@@ -94,7 +118,7 @@ export function judgeGoals(results: Omit<BenchResults, "goals">): GoalResult[] {
       : vsNative.map((t) => `${t.trace} ${x(t.share)}`).join(", "),
   );
 
-  const slabFlat = traces.map((trace) => row(results.heaps, trace, "heap-slab", "flat"));
+  const slabFlat = traces.map((trace) => heapRow(results.heaps, trace, "heap-slab", "flat"));
   add(
     "slab-fragmentation",
     "heap-slab fragmentation <= 1.35 on every trace",
@@ -105,8 +129,8 @@ export function judgeGoals(results: Omit<BenchResults, "goals">): GoalResult[] {
   const fragVsNative = traces
     .map((trace) => ({
       trace,
-      slab: row(results.heaps, trace, "heap-slab", "flat"),
-      native: row(results.heaps, trace, "native-malloc"),
+      slab: heapRow(results.heaps, trace, "heap-slab", "flat"),
+      native: heapRow(results.heaps, trace, "native-malloc"),
     }))
     .filter((t) => t.native !== undefined && t.slab !== undefined);
   const notWorse = fragVsNative.filter((t) => t.slab!.fragmentation <= t.native!.fragmentation);
@@ -125,9 +149,8 @@ export function judgeGoals(results: Omit<BenchResults, "goals">): GoalResult[] {
   );
 
   const sample = traces[0];
-  const bucket =
-    sample === undefined ? undefined : row(results.heaps, sample, "heap-bucket", "flat");
-  const thing = sample === undefined ? undefined : row(results.heaps, sample, "thi.ng");
+  const bucket = heapRow(results.heaps, sample, "heap-bucket", "flat");
+  const thing = heapRow(results.heaps, sample, "thi.ng");
   const bucketShare = bucket && thing ? bucket.opsPerSec / thing.opsPerSec : NaN;
   add(
     "bucket-vs-thing",
@@ -136,20 +159,9 @@ export function judgeGoals(results: Omit<BenchResults, "goals">): GoalResult[] {
     `${sample ?? "?"} ${x(bucketShare)}`,
   );
 
-  const ratios = traces.flatMap((trace) =>
-    [...new Set(results.heaps.filter((r) => r.memory === "machine").map((r) => r.heap))].map(
-      (heap) => {
-        const flat = row(results.heaps, trace, heap, "flat");
-        const machine = row(results.heaps, trace, heap, "machine");
-        return {
-          trace,
-          heap,
-          ratio: flat && machine ? machine.seconds / flat.seconds : NaN,
-        };
-      },
-    ),
-  );
-  ratios.sort((a, b) => b.ratio - a.ratio);
+  const ratios = traces
+    .flatMap((trace) => machineFlatRatios(results.heaps, trace))
+    .sort((a, b) => b.ratio - a.ratio);
   add(
     "machine-vs-flat",
     "every heap on the machine (metadata and data through the MMU and TLB) <= 2x its flat time",

@@ -16,6 +16,7 @@ import {
   SAMPLE_TRACE,
   TRACE_HEAPS,
   TRACE_MEMORIES,
+  TRACE_REFERENCES,
   measureTraceReplays,
   type TraceRow,
 } from "./tables/trace.js";
@@ -73,8 +74,9 @@ export type BenchProgress = (done: number, total: number, label: string) => void
 
 export function runBench(options: BenchOptions, progress: BenchProgress = () => {}): BenchResults {
   const traces = [SAMPLE_TRACE, ...(options.traces ?? [])];
-  // Six tables, then per trace every heap on both memories and the three references.
-  const total = 6 + traces.length * (TRACE_HEAPS.length * TRACE_MEMORIES.length + 3);
+  // Six tables, then per trace every heap on both memories and each reference.
+  const total =
+    6 + traces.length * (TRACE_HEAPS.length * TRACE_MEMORIES.length + TRACE_REFERENCES.length);
   let done = 0;
   const step = (label: string) => progress(done++, total, label);
   const measure = options.quick
