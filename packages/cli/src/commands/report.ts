@@ -10,15 +10,12 @@ import {
   type ReportData,
 } from "@allockit/report";
 import { HEAP_SHORT_NAMES, MEMORY_KINDS, composeFileOrHeap } from "../heap-system.js";
-import { integerOption } from "../options.js";
+import { addWorkloadOptions, integerOption } from "../options.js";
 import type { CliCommand } from "../registry.js";
 import { summarizePlugins } from "../system.js";
 import { ProgressBar } from "../progress.js";
 import { SystemWorkload } from "../system-workload.js";
 
-const DEFAULT_OPS = 300_000;
-const DEFAULT_SEED = 1;
-const DEFAULT_MAX_LIVE_BLOCKS = 4000;
 const DEFAULT_OUT = "allockit-report";
 /** Samples over the run when --every is not given. */
 const DEFAULT_SAMPLES = 200;
@@ -152,20 +149,8 @@ export const reportCommand: CliCommand = {
       .option(
         "--memory <kind>",
         `with --heap: ${MEMORY_KINDS.join(" or ")} (default ${DEFAULT_HEAP.memory}; flat has no frame map)`,
-      )
-      .option("--ops <n>", "operations to perform", integerOption(1), DEFAULT_OPS)
-      .option(
-        "--seed <n>",
-        "seed of the workload's random generator",
-        integerOption(0, 0xffffffff),
-        DEFAULT_SEED,
-      )
-      .option(
-        "--max-live <blocks>",
-        "most blocks live at once",
-        integerOption(1, 1_000_000),
-        DEFAULT_MAX_LIVE_BLOCKS,
-      )
+      );
+    addWorkloadOptions(command)
       .option(
         "--every <n>",
         `operations between samples (default: ${DEFAULT_SAMPLES} samples over the run)`,

@@ -1,13 +1,9 @@
 import { Option, type Command } from "commander";
 import { GUARD_VIOLATION_KINDS, type GuardViolationKind } from "@allockit/heap-guard";
-import { integerOption } from "../options.js";
+import { addWorkloadOptions } from "../options.js";
 import type { CliCommand } from "../registry.js";
 import { HEAP_SHORT_NAMES, MEMORY_KINDS } from "../heap-system.js";
 import { formatRunReport, runSystem } from "../run.js";
-
-const DEFAULT_OPS = 300_000;
-const DEFAULT_SEED = 1;
-const DEFAULT_MAX_LIVE_BLOCKS = 4000;
 
 interface RunCommandOptions {
   config?: string;
@@ -58,20 +54,8 @@ export const runCommand: CliCommand = {
           "--inject <kind>",
           "after the workload, commit one bug on heap-guard and print its report (memory defaults to machine)",
         ).choices(GUARD_VIOLATION_KINDS),
-      )
-      .option("--ops <n>", "operations to perform", integerOption(1), DEFAULT_OPS)
-      .option(
-        "--seed <n>",
-        "seed of the workload's random generator",
-        integerOption(0, 0xffffffff),
-        DEFAULT_SEED,
-      )
-      .option(
-        "--max-live <blocks>",
-        "most blocks live at once",
-        integerOption(1, 1_000_000),
-        DEFAULT_MAX_LIVE_BLOCKS,
-      )
+      );
+    addWorkloadOptions(command)
       .option("--json", "print the report as JSON")
       .action(async (options: RunCommandOptions) => {
         const onProgress = options.json ? undefined : terminalProgress();
