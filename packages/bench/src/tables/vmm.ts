@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { PAGE_SIZE, bootSystem, type PageTableAccess, type PluginManifest } from "@allockit/core";
+import { PAGE_SIZE, type PageTableAccess, type PluginManifest } from "@allockit/core";
 import stack from "@allockit/pmm-stack";
-import { X86Vmm, type X86AddressSpace, type VmmMode } from "@allockit/vmm";
-import { Machine } from "@allockit/x86-machine";
+import { bootMachine, type X86AddressSpace, type X86Vmm, type VmmMode } from "@allockit/vmm";
 import { median } from "../measure.js";
 import { makePmm } from "../pmm-plugins.js";
 
@@ -96,10 +95,12 @@ interface Live {
 
 /** Boots a 1 GiB machine with pmm-stack, makes a user space and fills it with `regions`. */
 function liveSpace(mode: VmmMode, access: PageTableAccess, regions: number): Live {
-  const machine = new Machine({ ramBytes: MACHINE_BYTES });
-  const pmm = makePmm(stack as unknown as PluginManifest);
-  const vmm = new X86Vmm({ mode, access });
-  bootSystem({ machine, memoryMap: machine.memoryMap, physical: machine.memory, pmm, vmm });
+  const { vmm } = bootMachine({
+    ramBytes: MACHINE_BYTES,
+    pmm: makePmm(stack as unknown as PluginManifest),
+    mode,
+    access,
+  });
   const space = vmm.createSpace();
   const started = performance.now();
   for (let i = 0; i < regions; i++) {
