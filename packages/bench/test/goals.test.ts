@@ -179,3 +179,35 @@ describe("judgeGoals", () => {
     expect(verdicts(figures)["slab-fragmentation"]).toBe(true);
   });
 });
+
+describe("pnpm bench's arguments (scripts/bench.mjs)", () => {
+  it("a full run writes docs/benchmarks.json and .md; --quick, --from or chosen outputs do not", async () => {
+    // @ts-expect-error: a plain .mjs script, no types
+    const { benchArguments } = (await import("../../../scripts/bench.mjs")) as {
+      benchArguments: (args: string[]) => string[];
+    };
+    expect(benchArguments([])).toEqual([
+      "bench",
+      "--json",
+      "docs/benchmarks.json",
+      "--markdown",
+      "docs/benchmarks.md",
+    ]);
+    expect(benchArguments(["--traces", "t"])).toEqual([
+      "bench",
+      "--traces",
+      "t",
+      "--json",
+      "docs/benchmarks.json",
+      "--markdown",
+      "docs/benchmarks.md",
+    ]);
+    for (const args of [
+      ["--quick"],
+      ["--from", "x.json"],
+      ["--json=out.json"],
+      ["--markdown", "m.md"],
+    ])
+      expect(benchArguments(args)).toEqual(["bench", ...args]);
+  });
+});
